@@ -1,0 +1,83 @@
+package ingest
+
+import (
+	"time"
+
+	"refdesk/store"
+)
+
+// DryRun is what `refdesk parse FILE.eml` reports (SPEC §7, the dry-run
+// contract): what intake would do with a message, decided without a
+// database and without sending anything, so without follow-up, duplicate,
+// capacity or reply-cap checks.
+type DryRun struct {
+	Disposition string        `json:"disposition"`
+	Reason      string        `json:"reason"`
+	Referrals   []DryReferral `json:"referrals"`
+	// Beyond the contract: facts that help explain the decision.
+	From     string   `json:"from,omitempty"`
+	Partner  string   `json:"partner,omitempty"`
+	Subject  string   `json:"subject,omitempty"`
+	Reply    string   `json:"reply,omitempty"`
+	NoReply  string   `json:"no_reply,omitempty"`
+	Problems []string `json:"problems,omitempty"`
+}
+
+// DryReferral is one candidate's decision.
+type DryReferral struct {
+	Decision string            `json:"decision"`
+	Rule     string            `json:"rule"`
+	Service  string            `json:"service"`
+	Missing  []string          `json:"missing"`
+	Reason   string            `json:"reason,omitempty"`
+	Source   string            `json:"source,omitempty"`
+	Fields   map[string]string `json:"fields"`
+	Extra    map[string]string `json:"extra,omitempty"`
+	Notes    []string          `json:"notes,omitempty"`
+}
+
+// DryRun parses and triages raw as intake would, at time now.
+func (p *Processor) DryRun(raw []byte, now time.Time) (*DryRun, error) {
+	out := &DryRun{Referrals: []DryReferral{}}
+	if limit := int64(p.cfg.Intake.MaxMessageSize); int64(len(raw)) > limit {
+		out.Disposition, out.Reason = store.DispQuarantined, "too large"
+		return out, nil
+	}
+	msg, err := safeParse(raw, p.opt)
+	if err != nil {
+		out.Disposition, out.Reason = store.DispQuarantined, "unparseable: "+err.Error()
+		return out, nil
+	}
+	when := msg.Date
+	if when.IsZero() {
+		when = now
+	}
+	res, err := p.triager.Triage(msg, NoLookups{}, when, Options{})
+	if err != nil {
+		return nil, err
+	}
+	out.Disposition, out.Reason = res.Disposition, res.Reason
+	out.From, out.Subject, out.Problems = msg.From.Addr, msg.Subject, msg.Problems
+	if res.Partner != nil {
+		out.Partner = res.Partner.ID
+	}
+	out.Reply, out.NoReply = res.Reply, res.NoReply
+	for _, r := range res.Results {
+		d := DryReferral{Decision: r.Decision, Missing: r.Missing, Reason: r.Reason, Source: r.Candidate.Source,
+			Fields: r.Candidate.Fields, Extra: r.Candidate.Extra, Notes: r.Candidate.Notes}
+		if d.Missing == nil {
+			d.Missing = []string{}
+		}
+		if d.Fields == nil {
+			d.Fields = map[string]string{}
+		}
+		if r.Rule != nil {
+			d.Rule = r.Rule.ID
+		}
+		if r.Service != nil {
+			d.Service = r.Service.ID
+		}
+		out.Referrals = append(out.Referrals, d)
+	}
+	return out, nil
+}

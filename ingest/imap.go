@@ -1,0 +1,490 @@
+package ingest
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-sasl"
+
+	"refdesk/configs"
+	"refdesk/store"
+)
+
+// doneFlag marks a message that was processed but could not be moved out of
+// the inbox (a server with neither MOVE nor UIDPLUS): refdesk never issues a
+// plain EXPUNGE, which would delete other clients' \Deleted mail.
+const doneFlag = imap.Flag("$RefdeskDone")
+
+// fetchBytes caps the bytes of message bodies held in memory per transaction.
+const fetchBytes = 32 << 20
+
+// Daemon keeps an IMAP session to the referrals mailbox and takes in every
+// message that arrives.
+type Daemon struct {
+	cfg  *configs.Config
+	st   *store.Store
+	proc *Processor
+	log  *slog.Logger
+	// OnCommit is called after each committed batch (to wake the sender).
+	OnCommit func()
+	// OnProcessed, if set, is called for each message after its batch was
+	// committed and moved (the demo prints from it).
+	OnProcessed func(Processed)
+
+	newMail chan struct{}
+}
+
+// NewDaemon wires an intake daemon.
+func NewDaemon(cfg *configs.Config, st *store.Store, proc *Processor, log *slog.Logger) *Daemon {
+	return &Daemon{cfg: cfg, st: st, proc: proc, log: log, newMail: make(chan struct{}, 1)}
+}
+
+// Run keeps a session open until ctx ends, reconnecting with exponential
+// backoff and jitter when the connection drops.
+func (d *Daemon) Run(ctx context.Context) error {
+	failures := 0
+	for ctx.Err() == nil {
+		started := time.Now()
+		err := d.session(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if time.Since(started) > time.Minute {
+			failures = 0 // it was healthy for a while: start the backoff again
+		}
+		failures++
+		wait := backoff(time.Second, 5*time.Minute, failures)
+		d.log.Warn("imap session ended", "err", err, "retry_in", wait.Round(time.Millisecond))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	return nil
+}
+
+// backoff is min(base*2^(n-1), limit) plus up to a fifth of it as jitter.
+func backoff(base, limit time.Duration, n int) time.Duration {
+	d := limit
+	if n < 30 && base<<(n-1) < limit {
+		d = base << (n - 1)
+	}
+	return d + rand.N(d/5+1)
+}
+
+// session runs one connection: log in, make sure the folders exist, select
+// the mailbox, then take in mail and wait (IDLE or poll) until an error.
+func (d *Daemon) session(ctx context.Context) error {
+	c, err := Dial(d.cfg.IMAP, &imapclient.Options{
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			// Runs on the client's reader goroutine: hand off, never block.
+			Mailbox: func(m *imapclient.UnilateralDataMailbox) {
+				if m.NumMessages != nil {
+					d.signal()
+				}
+			},
+		},
+	})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+
+	caps := c.Caps()
+	for _, f := range []string{d.cfg.IMAP.Processed, d.cfg.IMAP.Quarantine} {
+		if err := EnsureMailbox(c, f); err != nil {
+			return err
+		}
+	}
+	sel, err := c.Select(d.cfg.IMAP.Mailbox, nil).Wait()
+	if err != nil {
+		return fmt.Errorf("imap select %s: %w", d.cfg.IMAP.Mailbox, err)
+	}
+	idle := caps.Has(imap.CapIdle)
+	d.log.Info("imap connected", "mailbox", d.cfg.IMAP.Mailbox, "uidvalidity", sel.UIDValidity,
+		"messages", sel.NumMessages, "idle", idle, "move", caps.Has(imap.CapMove), "uidplus", caps.Has(imap.CapUIDPlus))
+	for {
+		if err := d.drain(ctx, c, sel.UIDValidity); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if idle {
+			err = d.idle(ctx, c)
+		} else {
+			err = d.poll(ctx, c)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (d *Daemon) signal() {
+	select {
+	case d.newMail <- struct{}{}:
+	default:
+	}
+}
+
+// idle waits in IDLE for new mail, at most idle_timeout (RFC 2177 §3: servers
+// may drop an IDLE after 30 minutes), then rescans anyway.
+func (d *Daemon) idle(ctx context.Context, c *imapclient.Client) error {
+	select { // mail that arrived while we were busy
+	case <-d.newMail:
+		return nil
+	default:
+	}
+	cmd, err := c.Idle()
+	if err != nil {
+		return fmt.Errorf("imap idle: %w", err)
+	}
+	t := time.NewTimer(d.cfg.IMAP.IdleTimeout.Duration)
+	defer t.Stop()
+	select {
+	case <-d.newMail:
+	case <-t.C:
+		d.log.Info("imap healthy", "mailbox", d.cfg.IMAP.Mailbox)
+	case <-ctx.Done():
+	case <-c.Closed():
+		return errors.New("imap connection closed")
+	}
+	if err := cmd.Close(); err != nil {
+		return fmt.Errorf("imap idle: %w", err)
+	}
+	return cmd.Wait()
+}
+
+// poll waits poll_interval, then checks the connection with NOOP (which
+// also brings any new EXISTS).
+func (d *Daemon) poll(ctx context.Context, c *imapclient.Client) error {
+	t := time.NewTimer(d.cfg.IMAP.PollInterval.Duration)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-d.newMail:
+	case <-ctx.Done():
+		return nil
+	}
+	if err := c.Noop().Wait(); err != nil {
+		return fmt.Errorf("imap noop: %w", err)
+	}
+	return nil
+}
+
+// drain takes in every message in the mailbox.
+func (d *Daemon) drain(ctx context.Context, c *imapclient.Client, uidValidity uint32) error {
+	found, err := c.UIDSearch(&imap.SearchCriteria{NotFlag: []imap.Flag{doneFlag}}, nil).Wait()
+	if err != nil {
+		return fmt.Errorf("imap search: %w", err)
+	}
+	uids := found.AllUIDs()
+	size := d.cfg.IMAP.BatchSize
+	for len(uids) > 0 && ctx.Err() == nil {
+		n := min(len(uids), size)
+		if err := d.batch(ctx, c, uidValidity, uids[:n]); err != nil {
+			return err
+		}
+		uids = uids[n:]
+	}
+	return nil
+}
+
+type fetched struct {
+	in   Inbound
+	done *Processed
+}
+
+// batch processes one batch of UIDs: those already stored are only moved;
+// new ones are fetched (oversize ones are not), stored in one transaction per
+// bounded chunk, and moved after the commit.
+func (d *Daemon) batch(ctx context.Context, c *imapclient.Client, uidValidity uint32, uids []imap.UID) error {
+	mailbox := d.cfg.IMAP.Mailbox
+	plain := make([]uint32, len(uids))
+	for i, u := range uids {
+		plain[i] = uint32(u)
+	}
+	seen, err := d.st.SeenUIDs(ctx, mailbox, uidValidity, plain)
+	if err != nil {
+		return err
+	}
+	moves := map[string][]imap.UID{}
+	movedIDs := map[string][]int64{}
+	var fresh []imap.UID
+	for _, u := range uids {
+		if s, ok := seen[uint32(u)]; ok {
+			// Committed before but still here (a crash before the move).
+			f := d.proc.folder(s.Disposition)
+			moves[f] = append(moves[f], u)
+			movedIDs[f] = append(movedIDs[f], s.ID)
+			continue
+		}
+		fresh = append(fresh, u)
+	}
+	var items []fetched
+	if len(fresh) > 0 {
+		meta, err := c.Fetch(imap.UIDSetNum(fresh...), &imap.FetchOptions{UID: true, RFC822Size: true, InternalDate: true}).Collect()
+		if err != nil {
+			return fmt.Errorf("imap fetch sizes: %w", err)
+		}
+		slices.SortFunc(meta, func(a, b *imapclient.FetchMessageBuffer) int { return int(a.UID) - int(b.UID) })
+		limit := int64(d.cfg.Intake.MaxMessageSize)
+		var chunk []*imapclient.FetchMessageBuffer
+		var chunkBytes int64
+		flush := func() error {
+			got, err := d.fetchBodies(c, chunk, uidValidity)
+			if err != nil {
+				return err
+			}
+			if err := d.commit(ctx, got); err != nil {
+				return err
+			}
+			items = append(items, got...)
+			chunk, chunkBytes = nil, 0
+			return nil
+		}
+		for _, m := range meta {
+			if m.RFC822Size > limit {
+				// SPEC §9: checked from RFC822.SIZE, never fetched.
+				got := []fetched{{in: Inbound{Mailbox: mailbox, UIDValidity: uidValidity, UID: uint32(m.UID), Size: m.RFC822Size, Received: m.InternalDate}}}
+				if err := d.commit(ctx, got); err != nil {
+					return err
+				}
+				items = append(items, got...)
+				continue
+			}
+			if chunkBytes+m.RFC822Size > fetchBytes && len(chunk) > 0 {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			chunk = append(chunk, m)
+			chunkBytes += m.RFC822Size
+		}
+		if len(chunk) > 0 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	for _, it := range items {
+		moves[it.done.Folder] = append(moves[it.done.Folder], imap.UID(it.in.UID))
+		movedIDs[it.done.Folder] = append(movedIDs[it.done.Folder], it.done.ID)
+	}
+	for folder, set := range moves {
+		if err := MoveOut(c, set, folder); err != nil {
+			return err
+		}
+		if err := d.st.SetMoved(ctx, folder, movedIDs[folder]); err != nil {
+			return err
+		}
+	}
+	if d.OnProcessed != nil {
+		for _, it := range items {
+			d.OnProcessed(*it.done)
+		}
+	}
+	return nil
+}
+
+// fetchBodies fetches BODY.PEEK[] (never setting \Seen) for a chunk.
+func (d *Daemon) fetchBodies(c *imapclient.Client, chunk []*imapclient.FetchMessageBuffer, uidValidity uint32) ([]fetched, error) {
+	uids := make([]imap.UID, len(chunk))
+	byUID := map[imap.UID]*imapclient.FetchMessageBuffer{}
+	for i, m := range chunk {
+		uids[i] = m.UID
+		byUID[m.UID] = m
+	}
+	section := &imap.FetchItemBodySection{Peek: true}
+	cmd := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}})
+	defer cmd.Close()
+	var out []fetched
+	for {
+		msg := cmd.Next()
+		if msg == nil {
+			break
+		}
+		var uid imap.UID
+		var raw []byte
+		for {
+			item := msg.Next()
+			if item == nil {
+				break
+			}
+			switch it := item.(type) {
+			case imapclient.FetchItemDataUID:
+				uid = it.UID
+			case imapclient.FetchItemDataBodySection:
+				b, err := io.ReadAll(io.LimitReader(it.Literal, int64(d.cfg.Intake.MaxMessageSize)+1))
+				if err != nil {
+					return nil, fmt.Errorf("imap fetch body: %w", err)
+				}
+				raw = b
+			}
+		}
+		meta, ok := byUID[uid]
+		if !ok || raw == nil {
+			continue // a message expunged meanwhile: nothing to take in
+		}
+		out = append(out, fetched{in: Inbound{Mailbox: d.cfg.IMAP.Mailbox, UIDValidity: uidValidity, UID: uint32(uid),
+			Raw: raw, Size: meta.RFC822Size, Received: meta.InternalDate}})
+	}
+	if err := cmd.Close(); err != nil {
+		return nil, fmt.Errorf("imap fetch: %w", err)
+	}
+	slices.SortFunc(out, func(a, b fetched) int { return int(a.in.UID) - int(b.in.UID) })
+	return out, nil
+}
+
+// commit stores a chunk in one transaction.
+func (d *Daemon) commit(ctx context.Context, items []fetched) error {
+	if len(items) == 0 {
+		return nil
+	}
+	err := d.st.InTx(ctx, func(tx *store.Tx) error {
+		for i := range items {
+			p, err := d.proc.Process(tx, items[i].in)
+			if err != nil {
+				return err
+			}
+			items[i].done = &p
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("intake: %w (the messages stay in the inbox)", err)
+	}
+	for _, it := range items {
+		p := it.done
+		d.log.Info("message processed", "uid", it.in.UID, "msg", fmt.Sprintf("M-%d", p.ID), "disposition", p.Disposition,
+			"refs", strings.Join(p.Refs, ","), "decisions", strings.Join(p.Decisions, ","), "reply", p.Reply, "reason", logReason(p))
+	}
+	if d.OnCommit != nil {
+		d.OnCommit()
+	}
+	return nil
+}
+
+// logReason is a disposition reason fit for the log: reasons are written by
+// refdesk and carry no personal data, but keep them short.
+func logReason(p *Processed) string {
+	r := p.Reason
+	if p.NoReply != "" {
+		r = strings.TrimSpace(r + " no reply: no-reply address")
+	}
+	if len(r) > 120 {
+		r = r[:120]
+	}
+	return r
+}
+
+// MoveOut moves messages out of the selected mailbox: UID MOVE (RFC 6851), or
+// COPY + STORE \Deleted + UID EXPUNGE with UIDPLUS (RFC 4315). Without either
+// it copies them and flags them done, and leaves them: a plain EXPUNGE would
+// delete every \Deleted message, other clients' too.
+func MoveOut(c *imapclient.Client, uids []imap.UID, folder string) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	set := imap.UIDSetNum(uids...)
+	caps := c.Caps()
+	if caps.Has(imap.CapMove) || caps.Has(imap.CapUIDPlus) {
+		if _, err := c.Move(set, folder).Wait(); err != nil {
+			return fmt.Errorf("imap move to %s: %w", folder, err)
+		}
+		return nil
+	}
+	if _, err := c.Copy(set, folder).Wait(); err != nil {
+		return fmt.Errorf("imap copy to %s: %w", folder, err)
+	}
+	if err := c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{doneFlag, imap.FlagSeen}}, nil).Close(); err != nil {
+		return fmt.Errorf("imap flag processed: %w", err)
+	}
+	return nil
+}
+
+// EnsureMailbox creates a mailbox unless it exists.
+func EnsureMailbox(c *imapclient.Client, name string) error {
+	list, err := c.List("", name, nil).Collect()
+	if err != nil {
+		return fmt.Errorf("imap list %s: %w", name, err)
+	}
+	if len(list) > 0 {
+		return nil
+	}
+	if err := c.Create(name, nil).Wait(); err != nil {
+		var ie *imap.Error
+		if errors.As(err, &ie) && ie.Code == imap.ResponseCodeAlreadyExists {
+			return nil
+		}
+		return fmt.Errorf("imap create %s: %w", name, err)
+	}
+	return nil
+}
+
+// Dial connects and logs in to the configured IMAP server: implicit TLS,
+// STARTTLS, or plain to a loopback address only (config validation refuses
+// it elsewhere). Certificates are always verified; TLS 1.2 at least.
+func Dial(cfg configs.IMAP, opts *imapclient.Options) (*imapclient.Client, error) {
+	if opts == nil {
+		opts = &imapclient.Options{}
+	}
+	host, _, err := net.SplitHostPort(cfg.Address)
+	if err != nil {
+		return nil, fmt.Errorf("imap address: %w", err)
+	}
+	opts.Dialer = &net.Dialer{Timeout: 30 * time.Second}
+	if opts.TLSConfig == nil {
+		opts.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	}
+	var c *imapclient.Client
+	switch cfg.Security {
+	case "tls":
+		c, err = imapclient.DialTLS(cfg.Address, opts)
+	case "starttls":
+		c, err = imapclient.DialStartTLS(cfg.Address, opts)
+	case "none":
+		if !configs.IsLoopback(host) {
+			return nil, fmt.Errorf("imap: security = \"none\" is only allowed to a loopback address, not %s", host)
+		}
+		c, err = imapclient.DialInsecure(cfg.Address, opts)
+	default:
+		return nil, fmt.Errorf("imap: unknown security %q", cfg.Security)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("imap connect %s: %w", cfg.Address, err)
+	}
+	if cfg.Auth == "password" {
+		pass, err := cfg.Secret()
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("imap password: %w", err)
+		}
+		if c.Caps().Has(imap.AuthCap(sasl.Plain)) {
+			err = c.Authenticate(sasl.NewPlainClient("", cfg.Username, pass))
+		} else {
+			err = c.Login(cfg.Username, pass).Wait()
+		}
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("imap login as %s: %w", cfg.Username, err)
+		}
+	}
+	return c, nil
+}

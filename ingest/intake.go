@@ -1,0 +1,480 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"refdesk/configs"
+	"refdesk/parse"
+	"refdesk/store"
+)
+
+// Inbound is one message as fetched from the mailbox.
+type Inbound struct {
+	Mailbox     string
+	UIDValidity uint32
+	UID         uint32
+	Raw         []byte // nil when the message was too large to fetch
+	Size        int64  // RFC822.SIZE
+	Received    time.Time
+}
+
+// Processed says what became of one message.
+type Processed struct {
+	ID          int64 // the stored message's id (M-ID)
+	Disposition string
+	Reason      string
+	Folder      string   // where the message goes after the commit
+	Refs        []string // referrals created or updated
+	Decisions   []string // per candidate
+	Reply       string   // kind of reply queued, "" for none
+	NoReply     string   // why a due reply was not sent
+}
+
+// Processor takes raw messages through parse, triage and store.
+type Processor struct {
+	cfg     *configs.Config
+	triager *Triager
+	opt     parse.Options
+	log     *slog.Logger
+	domain  string
+}
+
+// NewProcessor builds the intake pipeline for cfg.
+func NewProcessor(cfg *configs.Config, log *slog.Logger) *Processor {
+	domain := "refdesk.invalid"
+	if a, err := mail.ParseAddress(cfg.Program.ReplyFrom); err == nil {
+		domain = a.Address[strings.LastIndexByte(a.Address, '@')+1:]
+	}
+	return &Processor{
+		cfg:     cfg,
+		triager: NewTriager(cfg),
+		opt:     ParseOptions(cfg),
+		log:     log,
+		domain:  domain,
+	}
+}
+
+// ParseOptions are the parser options a config implies.
+func ParseOptions(cfg *configs.Config) parse.Options {
+	return parse.Options{Aliases: cfg.Fields.Aliases, CountryCode: cfg.Intake.CountryCode}
+}
+
+// Triager returns the processor's triager (for the dry run).
+func (p *Processor) Triager() *Triager { return p.triager }
+
+// Process stores one inbound message with everything it leads to, inside
+// tx: the raw message, its referrals and events, and the reply to send.
+// A message that cannot be parsed is stored quarantined; only database
+// errors are returned, and then nothing of the batch is kept.
+func (p *Processor) Process(tx *store.Tx, in Inbound) (Processed, error) {
+	sum := sha256.Sum256(in.Raw)
+	m := &store.Message{
+		Mailbox: in.Mailbox, UIDValidity: in.UIDValidity, UID: in.UID, SHA256: hex.EncodeToString(sum[:]),
+		Size: in.Size, Raw: in.Raw, ReceivedAt: in.Received, ProcessedAt: tx.Now(),
+	}
+	if m.ReceivedAt.IsZero() {
+		m.ReceivedAt = tx.Now()
+	}
+	if in.Raw == nil {
+		m.SHA256 = fmt.Sprintf("unfetched:%s:%d:%d", in.Mailbox, in.UIDValidity, in.UID)
+		m.Disposition = store.DispQuarantined
+		m.Reason = fmt.Sprintf("too large: %d bytes (limit %d)", in.Size, int64(p.cfg.Intake.MaxMessageSize))
+		return p.insertOnly(tx, m)
+	}
+	// The same bytes again (a UIDVALIDITY change, or the same delivery
+	// appended twice): it was processed already; never answer twice.
+	prior, err := tx.MessageBySHA(m.SHA256)
+	if err == nil {
+		m.Raw = nil
+		m.Disposition = store.DispIgnored
+		if prior.Disposition == store.DispQuarantined {
+			m.Disposition = store.DispQuarantined
+		}
+		m.Reason = "copy of " + prior.Ref() + ", already processed"
+		return p.insertOnly(tx, m)
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return Processed{}, err
+	}
+	msg, err := safeParse(in.Raw, p.opt)
+	if err != nil {
+		m.Disposition = store.DispQuarantined
+		m.Reason = "unparseable: " + err.Error()
+		return p.insertOnly(tx, m)
+	}
+	m.MessageID, m.FromAddr, m.Subject = msg.MessageID, msg.From.Addr, msg.Subject
+	out, err := p.triager.Triage(msg, tx, m.ReceivedAt, Options{})
+	if err != nil {
+		return Processed{}, err
+	}
+	m.Disposition, m.Reason = out.Disposition, out.Reason
+	if out.Partner != nil {
+		m.PartnerID = out.Partner.ID
+	}
+	if err := tx.InsertMessage(m); err != nil {
+		return Processed{}, err
+	}
+	return p.apply(tx, m, msg, out)
+}
+
+// Release processes a held or quarantined message again on a coach's word,
+// with triage options that lift what held it.
+func (p *Processor) Release(ctx context.Context, st *store.Store, id int64, opt Options, by string) (Processed, error) {
+	var res Processed
+	err := st.InTx(ctx, func(tx *store.Tx) error {
+		m, err := st.Message(ctx, id)
+		if err != nil {
+			return err
+		}
+		if m.Raw == nil {
+			return fmt.Errorf("%s has no stored copy (%s); it cannot be processed again", m.Ref(), m.Reason)
+		}
+		if err := tx.Resolve(id, "released", by); err != nil {
+			return err
+		}
+		msg, err := safeParse(m.Raw, p.opt)
+		if err != nil {
+			return fmt.Errorf("%s still cannot be parsed: %w", m.Ref(), err)
+		}
+		opt.SkipCap = true
+		out, err := p.triager.Triage(msg, tx, m.ReceivedAt, opt)
+		if err != nil {
+			return err
+		}
+		if out.Disposition == store.DispHeld || out.Disposition == store.DispQuarantined {
+			return fmt.Errorf("%s would be %s again: %s", m.Ref(), out.Disposition, out.Reason)
+		}
+		partner := ""
+		if out.Partner != nil {
+			partner = out.Partner.ID
+		}
+		if err := tx.SetDisposition(id, out.Disposition, "released by "+by, partner); err != nil {
+			return err
+		}
+		m.Disposition, m.PartnerID = out.Disposition, partner
+		res, err = p.apply(tx, m, msg, out)
+		return err
+	})
+	return res, err
+}
+
+func (p *Processor) insertOnly(tx *store.Tx, m *store.Message) (Processed, error) {
+	if err := tx.InsertMessage(m); err != nil {
+		return Processed{}, err
+	}
+	return Processed{ID: m.ID, Disposition: m.Disposition, Reason: m.Reason, Folder: p.folder(m.Disposition)}, nil
+}
+
+func (p *Processor) folder(disposition string) string {
+	if disposition == store.DispQuarantined {
+		return p.cfg.IMAP.Quarantine
+	}
+	return p.cfg.IMAP.Processed
+}
+
+// safeParse parses, turning a panic (a parser bug) into an error so one bad
+// message is quarantined instead of stopping intake.
+func safeParse(raw []byte, opt parse.Options) (msg *parse.Message, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			msg, err = nil, fmt.Errorf("parser failure: %v", r)
+		}
+	}()
+	return parse.Parse(bytes.NewReader(raw), opt)
+}
+
+// apply writes what triage decided for stored message m.
+func (p *Processor) apply(tx *store.Tx, m *store.Message, msg *parse.Message, out *Outcome) (Processed, error) {
+	res := Processed{ID: m.ID, Disposition: out.Disposition, Reason: out.Reason, Folder: p.folder(out.Disposition), NoReply: out.NoReply}
+	if msg.Bounce && len(msg.Bounced) > 0 {
+		if _, err := tx.MarkBounced(msg.Bounced, "bounce received as "+m.Ref()); err != nil {
+			return res, err
+		}
+	}
+	var items []store.ReplyItem
+	var single *int64
+	switch {
+	case out.FollowUp != nil:
+		r, item, err := p.applyFollowUp(tx, m, msg, out)
+		if err != nil {
+			return res, err
+		}
+		res.Refs = []string{r.Ref()}
+		if item != nil {
+			items, single = []store.ReplyItem{*item}, &r.ID
+			res.Decisions = []string{item.Decision}
+		}
+	case out.Disposition == store.DispReferral:
+		for _, rr := range out.Results {
+			item, id, err := p.applyResult(tx, m, msg, out, rr)
+			if err != nil {
+				return res, err
+			}
+			items = append(items, item)
+			res.Refs = append(res.Refs, item.Ref)
+			res.Decisions = append(res.Decisions, rr.Decision)
+			if len(out.Results) == 1 {
+				single = &id
+			}
+		}
+	}
+	if out.Reply == "" {
+		return res, nil
+	}
+	data, err := json.Marshal(store.Reply{Items: items})
+	if err != nil {
+		return res, err
+	}
+	o := &store.OutMsg{
+		Kind: out.Reply, MessageID: store.NewMessageID(p.domain), InboundID: &m.ID, ReferralID: single,
+		To: out.ReplyTo, InReplyTo: msg.MessageID, References: references(msg),
+		Subject: ScrubSubject(msg.Subject, out.Results), Data: data,
+	}
+	if out.Partner != nil {
+		o.PartnerID = out.Partner.ID
+	}
+	if out.NoReply != "" {
+		o.Status, o.LastError = store.OutSuppressed, "not sent: "+out.NoReply
+	}
+	if _, err := tx.Enqueue(o); err != nil {
+		return res, err
+	}
+	if out.NoReply == "" {
+		res.Reply = out.Reply
+	}
+	return res, nil
+}
+
+// applyResult creates the referral for one candidate, or records a
+// duplicate on the open referral it matches.
+func (p *Processor) applyResult(tx *store.Tx, m *store.Message, msg *parse.Message, out *Outcome, rr Result) (store.ReplyItem, int64, error) {
+	item := replyItem(rr)
+	if rr.Decision == Duplicate {
+		d := rr.Duplicate
+		err := tx.AddEvent(&store.Event{ReferralID: d.ID, By: "refdesk", Kind: "duplicate", MessageID: &m.ID,
+			Note: "the same client was referred again by " + msg.From.Addr})
+		item.Ref = d.Ref()
+		return item, d.ID, err
+	}
+	r := newReferral(m, msg, out.Partner.ID, rr)
+	if err := tx.InsertReferral(r); err != nil {
+		return item, 0, err
+	}
+	item.Ref = r.Ref()
+	err := tx.AddEvent(&store.Event{ReferralID: r.ID, By: "refdesk", Kind: "created", ToStatus: r.Status,
+		MessageID: &m.ID, Note: eventNote(rr)})
+	return item, r.ID, err
+}
+
+// applyFollowUp merges a follow-up into its referral and, for a needs-info
+// referral, records the new decision. It returns the reply item if the
+// follow-up is answered.
+func (p *Processor) applyFollowUp(tx *store.Tx, m *store.Message, msg *parse.Message, out *Outcome) (*store.Referral, *store.ReplyItem, error) {
+	r := out.FollowUp
+	var added []string
+	if len(msg.Candidates) > 0 {
+		c := msg.Candidates[0]
+		for k, v := range c.Fields {
+			if strings.TrimSpace(v) != "" && r.Fields[k] != v {
+				added = append(added, k)
+			}
+		}
+		r.Fields = mergeFields(r.Fields, c.Fields)
+		r.Extra = mergeFields(r.Extra, c.Extra)
+		r.Notes = append(r.Notes, c.Notes...)
+		setIndexed(r)
+	}
+	note := "follow-up from " + msg.From.Addr
+	if len(added) > 0 {
+		note += "; fields: " + strings.Join(slices.Sorted(slices.Values(added)), ", ")
+	}
+	if err := tx.AddEvent(&store.Event{ReferralID: r.ID, By: "refdesk", Kind: "follow-up", MessageID: &m.ID, Note: note}); err != nil {
+		return nil, nil, err
+	}
+	if len(out.Results) == 0 {
+		return r, nil, tx.UpdateReferral(r)
+	}
+	rr := out.Results[0]
+	from := r.Status
+	r.Decision, r.Status, r.Missing, r.Reason = rr.Decision, rr.Decision, rr.Missing, rr.Reason
+	r.RuleID, r.ServiceID = "", ""
+	if rr.Rule != nil {
+		r.RuleID = rr.Rule.ID
+	}
+	if rr.Service != nil {
+		r.ServiceID = rr.Service.ID
+	}
+	if store.IsFinal(r.Status) {
+		now := tx.Now()
+		r.ClosedAt = &now
+	}
+	if err := tx.UpdateReferral(r); err != nil {
+		return nil, nil, err
+	}
+	if from != r.Status {
+		if err := tx.AddEvent(&store.Event{ReferralID: r.ID, By: "refdesk", Kind: "status", FromStatus: from,
+			ToStatus: r.Status, MessageID: &m.ID, Note: eventNote(rr)}); err != nil {
+			return nil, nil, err
+		}
+	}
+	rr.Candidate.Fields = r.Fields
+	item := replyItem(rr)
+	item.Ref = r.Ref()
+	return r, &item, nil
+}
+
+func newReferral(m *store.Message, msg *parse.Message, partner string, rr Result) *store.Referral {
+	c := rr.Candidate
+	fields := map[string]string{}
+	for k, v := range c.Fields {
+		fields[k] = v
+	}
+	if fields["referrer_name"] == "" && msg.From.Name != "" {
+		fields["referrer_name"] = msg.From.Name
+	}
+	r := &store.Referral{
+		PartnerID: partner, MessageID: m.ID, Source: c.Source, Decision: rr.Decision, Status: rr.Decision,
+		Reason: rr.Reason, Missing: rr.Missing, ReferrerAddr: msg.From.Addr,
+		Fields: fields, Extra: c.Extra, Notes: c.Notes, ReceivedAt: m.ReceivedAt,
+	}
+	if rr.Rule != nil {
+		r.RuleID = rr.Rule.ID
+	}
+	if rr.Service != nil {
+		r.ServiceID = rr.Service.ID
+	}
+	if r.Status == store.StatusRedirected {
+		r.ClosedAt = &m.ProcessedAt
+	}
+	setIndexed(r)
+	return r
+}
+
+// setIndexed copies the fields triage and listings search on into their
+// columns.
+func setIndexed(r *store.Referral) {
+	f := r.Fields
+	r.ClientName = f["client_name"]
+	r.NameKey = parse.NameKey(f["client_name"])
+	r.ClientPhone = f["client_phone"]
+	r.ClientEmail = f["client_email"]
+	r.DateOfBirth = f["date_of_birth"]
+	r.PartnerCaseID = f["partner_case_id"]
+	v, _ := parse.YesNo(f["share_outcomes"])
+	r.ShareOutcomes = v == "yes"
+}
+
+func eventNote(rr Result) string {
+	switch rr.Decision {
+	case Redirected:
+		id := ""
+		if rr.Rule != nil {
+			id = " (rule " + rr.Rule.ID + ")"
+		}
+		return "redirected to " + rr.Service.ID + id
+	case Waitlisted, NeedsInfo:
+		return rr.Reason
+	}
+	return ""
+}
+
+// replyItem is what a reply may say about a result (SPEC §6): reference,
+// partner case ID, client first name and last initial; never the full name,
+// phone, date of birth or notes.
+func replyItem(rr Result) store.ReplyItem {
+	f := rr.Candidate.Fields
+	item := store.ReplyItem{Decision: rr.Decision, CaseID: f["partner_case_id"], Client: Initials(f["client_name"]),
+		Reason: rr.Reason, Missing: rr.Missing}
+	if rr.Candidate.Source != "body" && rr.Candidate.Source != "follow-up" {
+		item.Source = rr.Candidate.Source
+	}
+	if rr.Decision == NeedsInfo {
+		item.Reason = ""
+	}
+	if s := rr.Service; s != nil {
+		item.Service = &store.ServiceInfo{ID: s.ID, Name: s.Name, Contact: s.Contact, Email: s.Email, About: s.About}
+	}
+	return item
+}
+
+// Initials gives "Dana W." for "Dana Whitfield" and "Dana" for "Dana";
+// "Whitfield, Dana" is read as last, first.
+func Initials(name string) string {
+	first, rest := nameParts(name)
+	if len(rest) == 0 {
+		return first
+	}
+	last := []rune(rest[len(rest)-1])
+	return first + " " + strings.ToUpper(string(last[0])) + "."
+}
+
+// nameParts splits a name into the first name and the rest; "Whitfield,
+// Dana" is read as last, first.
+func nameParts(name string) (string, []string) {
+	name = strings.TrimSpace(name)
+	if last, first, ok := strings.Cut(name, ","); ok {
+		name = strings.TrimSpace(first) + " " + strings.TrimSpace(last)
+	}
+	parts := strings.Fields(name)
+	if len(parts) == 0 {
+		return "", nil
+	}
+	return parts[0], parts[1:]
+}
+
+// references is the References of a reply: the parent's References plus its
+// Message-ID (RFC 5322 §3.6.4).
+func references(msg *parse.Message) string {
+	refs := append([]string(nil), msg.References...)
+	if len(refs) == 0 && len(msg.InReplyTo) > 0 {
+		refs = append(refs, msg.InReplyTo...)
+	}
+	if msg.MessageID != "" {
+		refs = append(refs, msg.MessageID)
+	}
+	if len(refs) > 20 { // keep the first and the latest, like most clients
+		refs = append(refs[:1], refs[len(refs)-19:]...)
+	}
+	return strings.Join(refs, " ")
+}
+
+var (
+	subjectPrefix = regexp.MustCompile(`(?i)^\s*((re|fw|fwd|aw|wg|sv|antw)\s*(\[\d+\])?\s*:\s*)+`)
+	subjectRef    = regexp.MustCompile(`\s*\[R-\d+\]`)
+	longDigits    = regexp.MustCompile(`\d[\d\s().-]{5,}\d`)
+)
+
+// ScrubSubject returns the subject to answer with: prefixes and old
+// references removed, and "Referral" instead when it names a client beyond
+// the first name, or carries a number or address that could be personal.
+func ScrubSubject(subject string, results []Result) string {
+	s := subjectRef.ReplaceAllString(subjectPrefix.ReplaceAllString(subject, ""), "")
+	s = strings.Join(strings.Fields(s), " ")
+	if s == "" || strings.Contains(s, "@") || longDigits.MatchString(s) || len(s) > 120 {
+		return "Referral"
+	}
+	words := strings.Fields(strings.ToLower(s))
+	for _, rr := range results {
+		_, rest := nameParts(strings.ToLower(rr.Candidate.Fields["client_name"]))
+		for _, part := range rest { // the first name may be written
+			for _, w := range words {
+				if strings.Trim(w, ".,;:!?()[]\"'") == part {
+					return "Referral"
+				}
+			}
+		}
+	}
+	return s
+}

@@ -1,0 +1,67 @@
+package notify
+
+import (
+	"fmt"
+	"net/mail"
+	"strings"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"refdesk/configs"
+	"refdesk/parse"
+	"refdesk/store"
+)
+
+// autoSubmitted is the RFC 3834 §5 value for each kind: replies to a message
+// are auto-replied; reports and digests are auto-generated.
+func autoSubmitted(kind string) string {
+	switch kind {
+	case "monthly-report", "coach-digest":
+		return "auto-generated"
+	}
+	return "auto-replied"
+}
+
+// LoopValue is what refdesk writes in its loop header: the reply address.
+func LoopValue(cfg *configs.Config) string {
+	if a, err := mail.ParseAddress(cfg.Program.ReplyFrom); err == nil {
+		return strings.ToLower(a.Address)
+	}
+	return "refdesk"
+}
+
+// Compose builds the MIME message for an outbox row: threaded (In-Reply-To,
+// References), marked automatic (Auto-Submitted, X-Auto-Response-Suppress,
+// the loop header), text plus HTML.
+func (r *Renderer) Compose(o *store.OutMsg) (*gomail.Msg, error) {
+	content, err := r.Render(o)
+	if err != nil {
+		return nil, err
+	}
+	m := gomail.NewMsg()
+	if err := m.From(r.cfg.Program.ReplyFrom); err != nil {
+		return nil, fmt.Errorf("notify: from: %w", err)
+	}
+	if err := m.To(o.To); err != nil {
+		return nil, fmt.Errorf("notify: %s: recipient: %w", o.Ref(), err)
+	}
+	m.Subject(content.Subject)
+	m.SetMessageIDWithValue(o.MessageID)
+	m.SetDate()
+	if o.InReplyTo != "" {
+		m.SetGenHeader(gomail.HeaderInReplyTo, "<"+o.InReplyTo+">")
+	}
+	if refs := strings.Fields(o.References); len(refs) > 0 {
+		for i, id := range refs {
+			refs[i] = "<" + id + ">"
+		}
+		// One space-joined value: go-mail would otherwise write one header per id.
+		m.SetGenHeader(gomail.HeaderReferences, strings.Join(refs, " "))
+	}
+	m.SetGenHeader("Auto-Submitted", autoSubmitted(o.Kind))
+	m.SetGenHeader("X-Auto-Response-Suppress", "All")
+	m.SetGenHeader(parse.LoopHeader, LoopValue(r.cfg))
+	m.SetBodyString(gomail.TypeTextPlain, content.Text)
+	m.AddAlternativeString(gomail.TypeTextHTML, content.HTML)
+	return m, nil
+}

@@ -1,0 +1,239 @@
+package notify
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"refdesk/configs"
+	"refdesk/store"
+)
+
+// Outbox is what the sender needs from the store.
+type Outbox interface {
+	Claim(ctx context.Context, n int, lease time.Duration) ([]store.OutMsg, error)
+	NextDue(ctx context.Context) (time.Time, error)
+	MarkSent(ctx context.Context, id int64) error
+	MarkRetry(ctx context.Context, id int64, next time.Time, reason string) error
+	MarkFailed(ctx context.Context, id int64, reason string) error
+}
+
+// Backoff bounds.
+const (
+	retryBase = 30 * time.Second
+	retryMax  = 6 * time.Hour
+	dialBase  = time.Second
+	dialMax   = 30 * time.Second
+	lease     = 5 * time.Minute
+	idleClose = 2 * time.Minute // close an idle SMTP connection after this
+)
+
+// Sender delivers the outbox over SMTP.
+type Sender struct {
+	cfg    *configs.Config
+	out    Outbox
+	render *Renderer
+	log    *slog.Logger
+	wake   chan struct{}
+	now    func() time.Time
+
+	client   *gomail.Client
+	lastUsed time.Time
+	dialFail int
+}
+
+// NewSender makes a sender; Run starts it.
+func NewSender(cfg *configs.Config, out Outbox, r *Renderer, log *slog.Logger) *Sender {
+	return &Sender{cfg: cfg, out: out, render: r, log: log, wake: make(chan struct{}, 1), now: time.Now}
+}
+
+// Wake tells the sender there is new mail to send; it never blocks.
+func (s *Sender) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends due messages until ctx ends.
+func (s *Sender) Run(ctx context.Context) error {
+	defer s.closeClient()
+	for {
+		wait, err := s.sendDue(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("outbox", "err", err)
+			wait = 5 * time.Second
+		}
+		if s.client != nil && s.now().Sub(s.lastUsed) > idleClose {
+			s.closeClient()
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-s.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// sendDue sends everything due now and says how long to wait before the next
+// look.
+func (s *Sender) sendDue(ctx context.Context) (time.Duration, error) {
+	for ctx.Err() == nil {
+		batch, err := s.out.Claim(ctx, 20, lease)
+		if err != nil {
+			return 0, err
+		}
+		if len(batch) == 0 {
+			break
+		}
+		for i := range batch {
+			if err := s.sendOne(ctx, &batch[i]); err != nil {
+				// The connection is down: the rest of the batch keeps its
+				// lease and is tried again after the dial backoff.
+				s.dialFail++
+				d := backoff(dialBase, dialMax, s.dialFail)
+				s.log.Warn("smtp unavailable", "err", err, "retry_in", d.Round(time.Second))
+				return d, nil
+			}
+		}
+	}
+	next, err := s.out.NextDue(ctx)
+	if err != nil {
+		return 0, err
+	}
+	wait := time.Minute
+	if !next.IsZero() {
+		wait = min(wait, max(next.Sub(s.now()), 10*time.Millisecond))
+	}
+	return wait, nil
+}
+
+// sendOne delivers one message. It returns an error only when the SMTP
+// connection could not be used (the message is then not charged an attempt).
+func (s *Sender) sendOne(ctx context.Context, o *store.OutMsg) error {
+	msg, err := s.render.Compose(o)
+	if err != nil {
+		s.log.Error("outbox message cannot be composed", "out", o.Ref(), "kind", o.Kind, "err", err)
+		return s.out.MarkFailed(ctx, o.ID, err.Error())
+	}
+	if err := s.connect(ctx); err != nil {
+		return err
+	}
+	err = s.client.Send(msg)
+	s.lastUsed = s.now()
+	if err == nil {
+		s.dialFail = 0
+		s.log.Info("sent", "out", o.Ref(), "kind", o.Kind, "attempt", o.Attempts+1)
+		return s.out.MarkSent(ctx, o.ID)
+	}
+	var se *gomail.SendError
+	if errors.As(err, &se) && se.Reason == gomail.ErrConnCheck {
+		s.closeClient()
+		return err
+	}
+	s.closeClient() // after a failed transaction, start clean
+	reason := err.Error()
+	if permanent(err) || o.Attempts+1 >= s.cfg.SMTP.MaxAttempts {
+		s.log.Warn("outbox message failed", "out", o.Ref(), "kind", o.Kind, "attempts", o.Attempts+1, "err", reason)
+		return s.out.MarkFailed(ctx, o.ID, reason)
+	}
+	next := s.now().Add(backoff(retryBase, retryMax, o.Attempts+1))
+	s.log.Info("outbox message will be retried", "out", o.Ref(), "kind", o.Kind, "attempts", o.Attempts+1, "next", next.Format(time.RFC3339))
+	return s.out.MarkRetry(ctx, o.ID, next, reason)
+}
+
+// permanent reports whether an SMTP error is a 5xx: the server will not
+// accept this message however often we try.
+func permanent(err error) bool {
+	var se *gomail.SendError
+	if errors.As(err, &se) {
+		if code := se.ErrorCode(); code >= 500 && code < 600 {
+			return true
+		}
+		return false
+	}
+	return false
+}
+
+func (s *Sender) connect(ctx context.Context) error {
+	if s.client != nil {
+		return nil
+	}
+	c, err := NewClient(s.cfg.SMTP)
+	if err != nil {
+		return err
+	}
+	if err := c.DialWithContext(ctx); err != nil {
+		return fmt.Errorf("smtp %s: %w", s.cfg.SMTP.Address, err)
+	}
+	s.client = c
+	return nil
+}
+
+func (s *Sender) closeClient() {
+	if s.client != nil {
+		s.client.Close()
+		s.client = nil
+	}
+}
+
+// backoff is min(base<<n, limit) plus up to a fifth of it as jitter.
+func backoff(base, limit time.Duration, n int) time.Duration {
+	d := limit
+	if n < 30 && base<<n < limit {
+		d = base << n
+	}
+	return d + rand.N(d/5+1)
+}
+
+// NewClient makes a go-mail client for the configured SMTP server. TLS is
+// mandatory unless security = "none", which config validation allows only to
+// a loopback address. Certificates are always verified; TLS 1.2 at least.
+func NewClient(cfg configs.SMTP) (*gomail.Client, error) {
+	host, portStr, err := net.SplitHostPort(cfg.Address)
+	if err != nil {
+		return nil, fmt.Errorf("smtp address: %w", err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("smtp address: bad port %q", portStr)
+	}
+	opts := []gomail.Option{gomail.WithPort(port), gomail.WithTimeout(cfg.Timeout.Duration), gomail.WithHELO("localhost"),
+		gomail.WithTLSConfig(&tls.Config{ServerName: host, MinVersion: tls.VersionTLS12})}
+	switch cfg.Security {
+	case "tls":
+		opts = append(opts, gomail.WithSSL())
+	case "starttls":
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+	case "none":
+		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
+	}
+	if cfg.Auth == "password" {
+		pass, err := cfg.Secret()
+		if err != nil {
+			return nil, fmt.Errorf("smtp password: %w", err)
+		}
+		mech := gomail.SMTPAuthAutoDiscover
+		if cfg.Security == "none" {
+			mech = gomail.SMTPAuthPlainNoEnc // loopback only
+		}
+		opts = append(opts, gomail.WithSMTPAuth(mech), gomail.WithUsername(cfg.Username), gomail.WithPassword(pass))
+	}
+	c, err := gomail.NewClient(host, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("smtp client: %w", err)
+	}
+	return c, nil
+}

@@ -1,0 +1,13 @@
+// Package store owns refdesk's database: the schema and its numbered
+// migrations, the record types (Message, Referral, Event, OutMsg), the
+// referral status machine, and every query.
+//
+// Intake writes the raw message, the referral, its event and the reply to
+// send in one transaction (Store.Intake), so that a crash never leaves a
+// record without its reply or a reply without its record. The outbox rows are
+// claimed with a lease, so two processes on one database never send the same
+// row at once.
+//
+// store never imports ingest or notify, never logs personal data, and only
+// runs SQL with bound parameters. The SQLite file and its WAL are created 0600.
+package store

@@ -1,0 +1,97 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Seen is what intake needs to know about a UID it has stored before.
+type Seen struct {
+	ID          int64  `db:"id"`
+	UID         uint32 `db:"uid"`
+	Disposition string `db:"disposition"`
+	MovedTo     string `db:"moved_to"`
+}
+
+// SeenUIDs returns the stored messages among uids of one mailbox and
+// UIDVALIDITY, keyed by UID.
+func (s *Store) SeenUIDs(ctx context.Context, mailbox string, uidvalidity uint32, uids []uint32) (map[uint32]Seen, error) {
+	out := make(map[uint32]Seen, len(uids))
+	for len(uids) > 0 {
+		chunk := uids[:min(len(uids), 500)]
+		uids = uids[len(chunk):]
+		q, args, err := sqlx.In(`SELECT id, uid, disposition, moved_to FROM messages
+			WHERE mailbox = ? AND uidvalidity = ? AND uid IN (?)`, mailbox, uidvalidity, chunk)
+		if err != nil {
+			return nil, err
+		}
+		var rows []Seen
+		if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(q), args...); err != nil {
+			return nil, fmt.Errorf("store: seen uids: %w", err)
+		}
+		for _, r := range rows {
+			out[r.UID] = r
+		}
+	}
+	return out, nil
+}
+
+// SetMoved records the folder messages were moved to after their commit.
+func (s *Store) SetMoved(ctx context.Context, folder string, ids []int64) error {
+	for _, id := range ids {
+		if _, err := s.q("message_set_moved").ExecContext(ctx, folder, id); err != nil {
+			return fmt.Errorf("store: set moved M-%d: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// Message returns one stored message with its raw bytes, or ErrNotFound.
+func (s *Store) Message(ctx context.Context, id int64) (*Message, error) {
+	var m Message
+	err := s.q("message_get").GetContext(ctx, &m, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: M-%d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: get M-%d: %w", id, err)
+	}
+	return &m, nil
+}
+
+// Unresolved lists messages with a disposition (held or quarantined) that no
+// coach has released or discarded yet, oldest first.
+func (s *Store) Unresolved(ctx context.Context, disposition string) ([]Message, error) {
+	var out []Message
+	if err := s.q("messages_unresolved").SelectContext(ctx, &out, disposition); err != nil {
+		return nil, fmt.Errorf("store: list %s: %w", disposition, err)
+	}
+	return out, nil
+}
+
+// Resolve marks a held or quarantined message released or discarded by a
+// coach. It fails with ErrNotFound when there is no such unresolved message.
+func (t *Tx) Resolve(id int64, resolution, by string) error {
+	res, err := t.q("message_resolve").ExecContext(t.ctx, resolution, t.Now(), by, id)
+	if err != nil {
+		return fmt.Errorf("store: resolve M-%d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: M-%d is not a held or quarantined message waiting for a coach: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// MessagesForReferral lists the inbound messages of a referral (without raw
+// bytes): the one that created it and follow-ups.
+func (s *Store) MessagesForReferral(ctx context.Context, id int64) ([]Message, error) {
+	var out []Message
+	if err := s.q("messages_for_referral").SelectContext(ctx, &out, id, id); err != nil {
+		return nil, fmt.Errorf("store: messages of %s: %w", FormatRef(id), err)
+	}
+	return out, nil
+}

@@ -1,0 +1,124 @@
+-- Named queries, prepared when the store opens. Each starts with
+-- "-- name: x". Queries whose IN lists vary in length are built in Go with
+-- sqlx.In (still bound parameters).
+
+-- name: message_insert
+INSERT INTO messages (mailbox, uidvalidity, uid, sha256, message_id, from_addr, subject, size, raw,
+                      received_at, processed_at, disposition, reason, partner_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+RETURNING id;
+
+-- name: message_by_sha
+SELECT id, mailbox, uidvalidity, uid, sha256, message_id, from_addr, subject, size, received_at,
+       processed_at, disposition, reason, partner_id, moved_to, resolution, resolved_at, resolved_by
+FROM messages WHERE sha256 = ? ORDER BY id LIMIT 1;
+
+-- name: message_get
+SELECT * FROM messages WHERE id = ?;
+
+-- name: message_set_moved
+UPDATE messages SET moved_to = ? WHERE id = ?;
+
+-- name: message_set_disposition
+UPDATE messages SET disposition = ?, reason = ?, partner_id = ?, processed_at = ? WHERE id = ?;
+
+-- name: message_resolve
+UPDATE messages SET resolution = ?, resolved_at = ?, resolved_by = ?
+WHERE id = ? AND resolution = '' AND disposition IN ('held', 'quarantined');
+
+-- name: messages_unresolved
+SELECT id, mailbox, uidvalidity, uid, sha256, message_id, from_addr, subject, size, received_at,
+       processed_at, disposition, reason, partner_id, moved_to, resolution, resolved_at, resolved_by
+FROM messages WHERE disposition = ? AND resolution = '' ORDER BY id;
+
+-- name: messages_for_referral
+SELECT id, mailbox, uidvalidity, uid, sha256, message_id, from_addr, subject, size, received_at,
+       processed_at, disposition, reason, partner_id, moved_to, resolution, resolved_at, resolved_by
+FROM messages
+WHERE id = (SELECT message_id FROM referrals WHERE referrals.id = ?)
+   OR id IN (SELECT message_id FROM events WHERE referral_id = ? AND message_id IS NOT NULL)
+ORDER BY id;
+
+-- name: referral_insert
+INSERT INTO referrals (partner_id, message_id, source, decision, status, rule_id, service_id, reason, missing,
+                       client_name, name_key, client_phone, client_email, date_of_birth, partner_case_id,
+                       share_outcomes, referrer_addr, fields, extra, notes, received_at, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+RETURNING id;
+
+-- name: referral_get
+SELECT * FROM referrals WHERE id = ?;
+
+-- name: referral_update
+UPDATE referrals
+SET decision = ?, status = ?, rule_id = ?, service_id = ?, reason = ?, missing = ?,
+    client_name = ?, name_key = ?, client_phone = ?, client_email = ?, date_of_birth = ?,
+    partner_case_id = ?, share_outcomes = ?, fields = ?, extra = ?, notes = ?, updated_at = ?,
+    first_contact_at = ?, closed_at = ?
+WHERE id = ?;
+
+-- name: referral_open_duplicate
+SELECT * FROM referrals
+WHERE status IN ('needs-info', 'accepted', 'waitlisted', 'scheduled', 'no-show', 'enrolled')
+  AND ((? <> '' AND client_phone = ?)
+    OR (? <> '' AND client_email = ?)
+    OR (? <> '' AND ? <> '' AND name_key = ? AND date_of_birth = ?))
+ORDER BY id LIMIT 1;
+
+-- name: caseload_count
+SELECT count(*) FROM referrals WHERE status IN ('accepted', 'scheduled', 'no-show', 'enrolled');
+
+-- name: replies_since
+SELECT count(*) FROM outbox
+WHERE to_addr = ? AND created_at >= ?
+  AND kind IN ('accepted', 'redirected', 'needs-info', 'duplicate', 'waitlisted', 'unknown-sender', 'batch');
+
+-- name: event_insert
+INSERT INTO events (referral_id, at, by, kind, from_status, to_status, note, forced, message_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+RETURNING id;
+
+-- name: events_for
+SELECT * FROM events WHERE referral_id = ? ORDER BY at, id;
+
+-- name: outbox_insert
+INSERT INTO outbox (kind, message_id, dedupe_key, inbound_id, referral_id, partner_id, to_addr, in_reply_to,
+                    refs, subject, data, status, next_attempt_at, last_error, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+RETURNING id;
+
+-- name: outbox_claim
+UPDATE outbox SET lease_until = ?
+WHERE id IN (SELECT id FROM outbox
+             WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
+             ORDER BY next_attempt_at, id LIMIT ?)
+RETURNING *;
+
+-- name: outbox_next_due
+SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending';
+
+-- name: outbox_sent
+UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, lease_until = NULL, last_error = ''
+WHERE id = ?;
+
+-- name: outbox_later
+UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, lease_until = NULL
+WHERE id = ?;
+
+-- name: outbox_failed
+UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?, lease_until = NULL
+WHERE id = ?;
+
+-- name: outbox_requeue
+UPDATE outbox SET status = 'pending', next_attempt_at = ?, lease_until = NULL
+WHERE id = ? AND status IN ('failed', 'bounced', 'suppressed');
+
+-- name: outbox_get
+SELECT * FROM outbox WHERE id = ?;
+
+-- name: outbox_for_referral
+SELECT * FROM outbox
+WHERE referral_id = ?
+   OR inbound_id IN (SELECT message_id FROM referrals WHERE id = ?
+                     UNION SELECT message_id FROM events WHERE referral_id = ? AND message_id IS NOT NULL)
+ORDER BY id;

@@ -1,0 +1,48 @@
+package store
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"strings"
+)
+
+// Reply is the data of an automatic reply, kept in OutMsg.Data as JSON. It is
+// a snapshot: the reply says what was decided when the mail came in, even if
+// the config or the record changes before it is sent. It holds only what SPEC
+// §6 allows in outbound mail.
+type Reply struct {
+	Items []ReplyItem `json:"items,omitempty"`
+}
+
+// ReplyItem is one referral's outcome in a reply.
+type ReplyItem struct {
+	Ref      string       `json:"ref,omitempty"`
+	Decision string       `json:"decision"` // accepted | redirected | needs-info | waitlisted | duplicate
+	CaseID   string       `json:"case_id,omitempty"`
+	Client   string       `json:"client,omitempty"` // first name and last initial only
+	Source   string       `json:"source,omitempty"` // e.g. "clients.csv row 3"; "" for the body
+	Reason   string       `json:"reason,omitempty"`
+	Missing  []string     `json:"missing,omitempty"` // field names; "contact" = phone or email
+	Service  *ServiceInfo `json:"service,omitempty"`
+}
+
+// ServiceInfo is a snapshot of the service a redirect points to.
+type ServiceInfo struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Contact string `json:"contact,omitempty"`
+	Email   string `json:"email,omitempty"`
+	About   string `json:"about,omitempty"`
+}
+
+// NewMessageID makes a fresh Message-ID (without angle brackets) in domain.
+// Outbox rows get theirs before the first attempt, so a retry after a crash
+// carries the same id and the far end can tell it is the same message.
+func NewMessageID(domain string) string {
+	var b [12]byte
+	rand.Read(b[:])
+	if domain == "" {
+		domain = "refdesk.invalid"
+	}
+	return hex.EncodeToString(b[:]) + ".refdesk@" + strings.ToLower(domain)
+}

@@ -1,0 +1,206 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func openTest(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "refdesk.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// addReferral stores one inbound message and one referral made from it.
+func addReferral(t *testing.T, s *Store, uid uint32, status string, mod func(*Referral)) *Referral {
+	t.Helper()
+	r := &Referral{PartnerID: "northside", Decision: status, Status: status, ClientName: "Dana Whitfield",
+		NameKey: "dana whitfield", ClientPhone: "5550142", ReceivedAt: s.Now()}
+	if mod != nil {
+		mod(r)
+	}
+	err := s.InTx(context.Background(), func(tx *Tx) error {
+		m := &Message{Mailbox: "INBOX", UIDValidity: 7, UID: uid, SHA256: "sum" + string(rune('a'+uid)),
+			MessageID: "in-" + string(rune('a'+uid)) + "@x", ReceivedAt: s.Now(), ProcessedAt: s.Now(),
+			Disposition: DispReferral, Raw: []byte("raw")}
+		if err := tx.InsertMessage(m); err != nil {
+			return err
+		}
+		r.MessageID = m.ID
+		if err := tx.InsertReferral(r); err != nil {
+			return err
+		}
+		return tx.AddEvent(&Event{ReferralID: r.ID, By: "refdesk", Kind: "created", ToStatus: status, MessageID: &m.ID})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestOpenCreatesPrivateFilesAndRefusesNewerSchema(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "refdesk.db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addReferral(t, s, 1, StatusAccepted, nil)
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		st, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", filepath.Base(f), st.Mode().Perm())
+		}
+	}
+	if _, err := s.DB().Exec("PRAGMA user_version = 99"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := Open(context.Background(), path); !errors.Is(err, ErrTooNew) {
+		t.Fatalf("opening a newer database: got %v, want ErrTooNew", err)
+	}
+}
+
+func TestReferencesStartAt1001(t *testing.T) {
+	s := openTest(t)
+	r := addReferral(t, s, 1, StatusAccepted, nil)
+	if r.Ref() != "R-1001" {
+		t.Fatalf("first reference is %s, want R-1001", r.Ref())
+	}
+	got, err := s.Referral(context.Background(), 1001)
+	if err != nil || got.ClientPhone != "5550142" || got.Status != StatusAccepted {
+		t.Fatalf("read back: %+v, %v", got, err)
+	}
+}
+
+func TestIntakeIsIdempotentPerUID(t *testing.T) {
+	s := openTest(t)
+	addReferral(t, s, 5, StatusAccepted, nil)
+	err := s.InTx(context.Background(), func(tx *Tx) error {
+		return tx.InsertMessage(&Message{Mailbox: "INBOX", UIDValidity: 7, UID: 5, SHA256: "other",
+			ReceivedAt: s.Now(), ProcessedAt: s.Now(), Disposition: DispIgnored})
+	})
+	if err == nil {
+		t.Fatal("a second message with the same mailbox, UIDVALIDITY and UID was stored")
+	}
+	seen, err := s.SeenUIDs(context.Background(), "INBOX", 7, []uint32{4, 5, 6})
+	if err != nil || len(seen) != 1 || seen[5].Disposition != DispReferral {
+		t.Fatalf("SeenUIDs = %+v, %v", seen, err)
+	}
+}
+
+func TestStatusMachine(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	r := addReferral(t, s, 1, StatusAccepted, nil)
+	_, err := s.UpdateStatus(ctx, r.ID, Change{To: StatusCompleted, By: "coach"})
+	var te *TransitionError
+	if !errors.As(err, &te) || !errors.Is(err, ErrTransition) {
+		t.Fatalf("accepted -> completed: got %v, want a TransitionError", err)
+	}
+	if _, err := s.UpdateStatus(ctx, r.ID, Change{To: StatusClientDeclined, By: "coach"}); !errors.Is(err, ErrReasonRequired) {
+		t.Fatalf("client-declined without reason: got %v", err)
+	}
+	for _, to := range []string{StatusScheduled, StatusEnrolled} {
+		if _, err := s.UpdateStatus(ctx, r.ID, Change{To: to, By: "coach", Note: "ok"}); err != nil {
+			t.Fatalf("-> %s: %v", to, err)
+		}
+	}
+	got, err := s.UpdateStatus(ctx, r.ID, Change{To: StatusAccepted, By: "lead", Force: true, Note: "reopened"})
+	if err != nil || got.Status != StatusAccepted {
+		t.Fatalf("forced change: %v", err)
+	}
+	ev, err := s.Events(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := ev[len(ev)-1]
+	if len(ev) != 4 || !last.Forced || last.By != "lead" || last.FromStatus != StatusEnrolled || last.ToStatus != StatusAccepted {
+		t.Fatalf("events = %+v", ev)
+	}
+}
+
+func TestOutboxClaimLeaseAndRetry(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 2, 15, 0, 0, 0, time.UTC)
+	s.Now = func() time.Time { return now }
+	r := addReferral(t, s, 1, StatusAccepted, nil)
+	key := "report/northside/2026-10"
+	for i := 0; i < 2; i++ {
+		err := s.InTx(ctx, func(tx *Tx) error {
+			added, err := tx.Enqueue(&OutMsg{Kind: "monthly-report", MessageID: "m" + string(rune('0'+i)) + "@eastside.example", To: "a@b.example", DedupeKey: &key, ReferralID: &r.ID})
+			if added != (i == 0) {
+				t.Errorf("enqueue %d: added = %v", i, added)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Claim(ctx, 10, time.Minute)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("claim = %d rows, %v", len(got), err)
+	}
+	if again, _ := s.Claim(ctx, 10, time.Minute); len(again) != 0 {
+		t.Fatalf("a leased row was claimed twice")
+	}
+	if err := s.MarkRetry(ctx, got[0].ID, now.Add(time.Hour), "421 try later"); err != nil {
+		t.Fatal(err)
+	}
+	due, err := s.NextDue(ctx)
+	if err != nil || !due.Equal(now.Add(time.Hour)) {
+		t.Fatalf("NextDue = %v, %v", due, err)
+	}
+	now = now.Add(2 * time.Hour)
+	got, _ = s.Claim(ctx, 10, time.Minute)
+	if len(got) != 1 || got[0].Attempts != 1 || got[0].LastError != "421 try later" {
+		t.Fatalf("after retry time: %+v", got)
+	}
+	if err := s.MarkSent(ctx, got[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if rows, _ := s.Outbox(ctx, OutSent, 0); len(rows) != 1 || rows[0].SentAt == nil {
+		t.Fatalf("sent rows: %+v", rows)
+	}
+}
+
+func TestDuplicateLookup(t *testing.T) {
+	s := openTest(t)
+	addReferral(t, s, 1, StatusAccepted, func(r *Referral) { r.DateOfBirth = "1980-02-03"; r.ClientEmail = "dana@example.org" })
+	addReferral(t, s, 2, StatusCompleted, func(r *Referral) { r.ClientPhone = "5550199" })
+	cases := []struct {
+		name, phone, email, key, dob string
+		want                         bool
+	}{
+		{"same phone", "5550142", "", "", "", true},
+		{"same email", "", "dana@example.org", "", "", true},
+		{"name and dob", "", "", "dana whitfield", "1980-02-03", true},
+		{"name without dob", "", "", "dana whitfield", "", false},
+		{"closed referral's phone", "5550199", "", "", "", false},
+		{"nothing", "", "", "", "", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := s.InTxRead(context.Background(), func(tx *Tx) error {
+				_, err := tx.OpenDuplicate(c.phone, c.email, c.key, c.dob)
+				return err
+			})
+			if got := err == nil; got != c.want {
+				t.Fatalf("found = %v (%v), want %v", got, err, c.want)
+			}
+		})
+	}
+}
