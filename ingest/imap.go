@@ -125,13 +125,22 @@ func (d *Daemon) session(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		var woken bool
 		if idle {
-			err = d.idle(ctx, c)
+			woken, err = d.idle(ctx, c)
 		} else {
-			err = d.poll(ctx, c)
+			woken, err = d.poll(ctx, c)
 		}
 		if err != nil {
 			return err
+		}
+		if !woken && ctx.Err() == nil {
+			// A quiet spell: select again, which also notices a mailbox
+			// that was recreated under us (a new UIDVALIDITY).
+			if sel, err = c.Select(d.cfg.IMAP.Mailbox, nil).Wait(); err != nil {
+				return fmt.Errorf("imap select %s: %w", d.cfg.IMAP.Mailbox, err)
+			}
+			d.log.Info("imap healthy", "mailbox", d.cfg.IMAP.Mailbox, "uidvalidity", sel.UIDValidity, "messages", sel.NumMessages)
 		}
 	}
 }
@@ -144,53 +153,57 @@ func (d *Daemon) signal() {
 }
 
 // idle waits in IDLE for new mail, at most idle_timeout (RFC 2177 §3: servers
-// may drop an IDLE after 30 minutes), then rescans anyway.
-func (d *Daemon) idle(ctx context.Context, c *imapclient.Client) error {
+// may drop an IDLE after 30 minutes). It reports whether new mail woke it.
+func (d *Daemon) idle(ctx context.Context, c *imapclient.Client) (bool, error) {
 	select { // mail that arrived while we were busy
 	case <-d.newMail:
-		return nil
+		return true, nil
 	default:
 	}
 	cmd, err := c.Idle()
 	if err != nil {
-		return fmt.Errorf("imap idle: %w", err)
+		return false, fmt.Errorf("imap idle: %w", err)
 	}
 	t := time.NewTimer(d.cfg.IMAP.IdleTimeout.Duration)
 	defer t.Stop()
+	woken := false
 	select {
 	case <-d.newMail:
+		woken = true
 	case <-t.C:
-		d.log.Info("imap healthy", "mailbox", d.cfg.IMAP.Mailbox)
 	case <-ctx.Done():
 	case <-c.Closed():
-		return errors.New("imap connection closed")
+		return false, errors.New("imap connection closed")
 	}
 	if err := cmd.Close(); err != nil {
-		return fmt.Errorf("imap idle: %w", err)
+		return false, fmt.Errorf("imap idle: %w", err)
 	}
-	return cmd.Wait()
+	return woken, cmd.Wait()
 }
 
 // poll waits poll_interval, then checks the connection with NOOP (which
 // also brings any new EXISTS).
-func (d *Daemon) poll(ctx context.Context, c *imapclient.Client) error {
+func (d *Daemon) poll(ctx context.Context, c *imapclient.Client) (bool, error) {
 	t := time.NewTimer(d.cfg.IMAP.PollInterval.Duration)
 	defer t.Stop()
 	select {
 	case <-t.C:
 	case <-d.newMail:
+		return true, nil
 	case <-ctx.Done():
-		return nil
+		return false, nil
 	}
 	if err := c.Noop().Wait(); err != nil {
-		return fmt.Errorf("imap noop: %w", err)
+		return false, fmt.Errorf("imap noop: %w", err)
 	}
-	return nil
+	return false, nil
 }
 
 // drain takes in every message in the mailbox.
 func (d *Daemon) drain(ctx context.Context, c *imapclient.Client, uidValidity uint32) error {
-	found, err := c.UIDSearch(&imap.SearchCriteria{NotFlag: []imap.Flag{doneFlag}}, nil).Wait()
+	// Not our own done flag; not what another client deleted and awaits
+	// expunge (its owner meant it gone).
+	found, err := c.UIDSearch(&imap.SearchCriteria{NotFlag: []imap.Flag{doneFlag, imap.FlagDeleted}}, nil).Wait()
 	if err != nil {
 		return fmt.Errorf("imap search: %w", err)
 	}

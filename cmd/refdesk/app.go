@@ -28,8 +28,9 @@ type app struct {
 	errOut     io.Writer
 }
 
-func newRoot() *cobra.Command {
-	a := &app{out: os.Stdout, errOut: os.Stderr}
+// newRoot builds the command tree writing to out and errOut.
+func newRoot(out, errOut io.Writer) *cobra.Command {
+	a := &app{out: out, errOut: errOut}
 	root := &cobra.Command{
 		Use:   "refdesk",
 		Short: "Closed-loop referral intake from a shared mailbox",
@@ -42,6 +43,8 @@ Start with:  refdesk demo`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetOut(out)
+	root.SetErr(errOut)
 	root.PersistentFlags().StringVar(&a.configPath, "config", "", "config file (default $REFDESK_CONFIG, else ./refdesk.toml)")
 	root.PersistentFlags().StringVar(&a.by, "by", "", "who makes a change (default $REFDESK_USER, else the OS user)")
 	root.AddCommand(

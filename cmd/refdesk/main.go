@@ -10,7 +10,7 @@ import (
 )
 
 func main() {
-	root := newRoot()
+	root := newRoot(os.Stdout, os.Stderr)
 	if err := root.Execute(); err != nil {
 		// One line: the reason. Multi-line config problems are printed by
 		// the command itself before it returns.

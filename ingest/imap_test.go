@@ -1,0 +1,219 @@
+package ingest
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+
+	"refdesk/store"
+)
+
+const (
+	maria   = "Maria Lopez <maria.lopez@northside-housing.example>"
+	goodRef = `
+Client name: Dana Whitfield
+Phone: 555-014-2000
+ZIP: 60601
+Needs: a budget
+Consent: yes
+`
+)
+
+func countRows(t *testing.T, st *store.Store, q string) int {
+	t.Helper()
+	var n int
+	if err := st.DB().Get(&n, q); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestDaemonTakesInMailAndMovesItAfterCommit(t *testing.T) {
+	m := startMem(t, rev2)
+	cfg := testConfig(t, m.addr)
+	st := openStore(t, cfg)
+	m.appendMsg(t, "INBOX", referral(maria, "New referral", goodRef))
+	m.appendMsg(t, "INBOX", referral(maria, "Crisis", `
+Client name: Luis Ortega
+Phone: 555-013-7788
+Needs: eviction notice, rent behind
+Consent: yes
+`))
+	m.appendMsg(t, "INBOX", referral(maria, "Incomplete", "Client name: Terrence Hall\nZIP: 60603\n"))
+	m.appendMsg(t, "INBOX", referral(maria, "Automatic reply: out of office", "I am away.", "Auto-Submitted: auto-replied"))
+	m.appendMsg(t, "INBOX", []byte("this line is not a header\r\nneither: is this one\r\n\r\nbody\r\n"))
+	big := referral(maria, "Huge", goodRef+"\nNotes: "+strings.Repeat("x", 70<<10)+"\n")
+	m.appendMsg(t, "INBOX", big)
+
+	runDaemon(t, cfg, st, nil)
+	eventually(t, 10*time.Second, "inbox not emptied", func() bool { return m.count(t, "INBOX") == 0 })
+
+	if got := m.count(t, "Processed"); got != 4 {
+		t.Errorf("Processed has %d messages, want 4 (three referrals and the auto-reply)", got)
+	}
+	if got := m.count(t, "Quarantine"); got != 2 {
+		t.Errorf("Quarantine has %d messages, want 2 (the malformed one and the oversize one)", got)
+	}
+	for _, fl := range m.flags(t, "Processed") {
+		if slices.Contains(fl, imap.FlagSeen) {
+			t.Errorf("a processed message is \\Seen: intake must fetch with BODY.PEEK[]")
+		}
+	}
+	var decisions []string
+	if err := st.DB().Select(&decisions, "SELECT decision FROM referrals ORDER BY id"); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"accepted", "redirected", "needs-info"}; !slices.Equal(decisions, want) {
+		t.Errorf("decisions = %v, want %v", decisions, want)
+	}
+	if n := countRows(t, st, "SELECT count(*) FROM outbox WHERE status = 'pending'"); n != 3 {
+		t.Errorf("%d replies queued, want 3 (none for the auto-reply or quarantined mail)", n)
+	}
+	var reasons []string
+	if err := st.DB().Select(&reasons, "SELECT reason FROM messages WHERE disposition = 'quarantined' ORDER BY uid"); err != nil {
+		t.Fatal(err)
+	}
+	if len(reasons) != 2 || !strings.HasPrefix(reasons[0], "unparseable") || !strings.HasPrefix(reasons[1], "too large") {
+		t.Errorf("quarantine reasons = %q", reasons)
+	}
+	if n := countRows(t, st, "SELECT count(*) FROM messages WHERE reason LIKE 'too large%' AND raw IS NULL"); n != 1 {
+		t.Errorf("the oversize message was fetched (raw stored) or not recorded: %d rows", n)
+	}
+	if n := countRows(t, st, "SELECT count(*) FROM messages WHERE moved_to = ''"); n != 0 {
+		t.Errorf("%d messages not recorded as moved", n)
+	}
+}
+
+func TestWithoutMoveOrUIDPlusMessagesAreFlaggedAndLeft(t *testing.T) {
+	m := startMem(t, imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIdle: {}})
+	cfg := testConfig(t, m.addr)
+	st := openStore(t, cfg)
+	// Another client's message waiting to be expunged: a plain EXPUNGE
+	// would destroy it.
+	m.appendMsg(t, "INBOX", referral(maria, "Deleted by a coach", goodRef), imap.FlagDeleted)
+	m.appendMsg(t, "INBOX", referral(maria, "New referral", goodRef))
+	runDaemon(t, cfg, st, nil)
+	eventually(t, 10*time.Second, "message not copied to Processed", func() bool { return m.count(t, "Processed") == 1 })
+	time.Sleep(300 * time.Millisecond) // give a wrong EXPUNGE the chance to happen
+	if got := m.count(t, "INBOX"); got != 2 {
+		t.Fatalf("INBOX has %d messages, want both left in place", got)
+	}
+	fl := m.flags(t, "INBOX")
+	hasDone := func(fl []imap.Flag) bool {
+		return slices.ContainsFunc(fl, func(f imap.Flag) bool { return strings.EqualFold(string(f), string(doneFlag)) })
+	}
+	if !hasDone(fl[1]) {
+		t.Errorf("processed message flags = %v, want %s", fl[1], doneFlag)
+	}
+	if hasDone(fl[0]) {
+		t.Errorf("the \\Deleted message of another client was processed")
+	}
+	if n := countRows(t, st, "SELECT count(*) FROM referrals"); n != 1 {
+		t.Errorf("%d referrals, want 1", n)
+	}
+}
+
+func TestUIDPlusWithoutMoveExpungesOnlyItsOwnMessages(t *testing.T) {
+	m := startMem(t, imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapUIDPlus: {}})
+	cfg := testConfig(t, m.addr)
+	st := openStore(t, cfg)
+	m.appendMsg(t, "INBOX", referral(maria, "Deleted by a coach", goodRef), imap.FlagDeleted)
+	m.appendMsg(t, "INBOX", referral(maria, "New referral", goodRef))
+	runDaemon(t, cfg, st, nil)
+	eventually(t, 10*time.Second, "message not moved", func() bool { return m.count(t, "Processed") == 1 })
+	if got := m.count(t, "INBOX"); got != 1 {
+		t.Fatalf("INBOX has %d messages, want 1: the other client's \\Deleted message must survive UID EXPUNGE", got)
+	}
+}
+
+func TestCrashBetweenCommitAndMoveAnswersOnce(t *testing.T) {
+	m := startMem(t, rev2)
+	cfg := testConfig(t, m.addr)
+	st := openStore(t, cfg)
+	raw := referral(maria, "New referral", goodRef)
+	m.appendMsg(t, "INBOX", raw)
+	// A previous run committed this message (UIDVALIDITY and UID as the
+	// server has them) and died before the MOVE.
+	c := m.client(t)
+	sel, err := c.Select("INBOX", nil).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc := NewProcessor(cfg, testLogger(nil))
+	err = st.InTx(context.Background(), func(tx *store.Tx) error {
+		_, err := proc.Process(tx, Inbound{Mailbox: "INBOX", UIDValidity: sel.UIDValidity, UID: 1, Raw: raw, Size: int64(len(raw))})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	runDaemon(t, cfg, st, nil)
+	eventually(t, 10*time.Second, "message not moved", func() bool { return m.count(t, "INBOX") == 0 })
+	if n := countRows(t, st, "SELECT count(*) FROM referrals"); n != 1 {
+		t.Errorf("%d referrals, want 1", n)
+	}
+	if n := countRows(t, st, "SELECT count(*) FROM outbox"); n != 1 {
+		t.Errorf("%d replies queued, want 1", n)
+	}
+}
+
+func TestUIDValidityChangeNeitherLosesNorDuplicates(t *testing.T) {
+	m := startMem(t, rev2)
+	cfg := testConfig(t, m.addr)
+	cfg.IMAP.Mailbox = "Referrals"
+	st := openStore(t, cfg)
+	c := m.client(t)
+	if err := c.Create("Referrals", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	first := referral(maria, "New referral", goodRef)
+	m.appendMsg(t, "Referrals", first)
+	runDaemon(t, cfg, st, nil)
+	eventually(t, 10*time.Second, "first message not processed", func() bool { return m.count(t, "Processed") == 1 })
+
+	// The server recreates the mailbox (new UIDVALIDITY) and the same
+	// message shows up again, with a new one beside it.
+	if err := c.Delete("Referrals").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create("Referrals", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	m.appendMsg(t, "Referrals", first)
+	m.restart(t) // servers disconnect a session whose mailbox was deleted
+	m.appendMsg(t, "Referrals", referral(maria, "Another", "Client name: Ruth Park\nPhone: 555-016-1234\nConsent: yes\n"))
+	eventually(t, 15*time.Second, "messages after the UIDVALIDITY change not moved", func() bool { return m.count(t, "Processed") == 3 })
+	if n := countRows(t, st, "SELECT count(*) FROM referrals"); n != 2 {
+		t.Errorf("%d referrals, want 2 (the copy is not a new referral)", n)
+	}
+	if n := countRows(t, st, "SELECT count(*) FROM outbox"); n != 2 {
+		t.Errorf("%d replies queued, want 2 (no second reply to the copy)", n)
+	}
+}
+
+func TestIdleNoticesNewMailAndReconnects(t *testing.T) {
+	m := startMem(t, rev2)
+	cfg := testConfig(t, m.addr)
+	cfg.IMAP.PollInterval.Duration = time.Hour // only IDLE can notice the mail
+	st := openStore(t, cfg)
+	log := &logBuffer{}
+	runDaemon(t, cfg, st, log)
+	eventually(t, 5*time.Second, "daemon not connected", func() bool { return strings.Contains(log.String(), "imap connected") })
+	m.appendMsg(t, "INBOX", referral(maria, "New referral", goodRef))
+	eventually(t, 5*time.Second, "new mail not noticed in IDLE", func() bool { return m.count(t, "Processed") == 1 })
+
+	m.restart(t) // the server drops every connection
+	m.appendMsg(t, "INBOX", referral(maria, "After the restart", "Client name: Ruth Park\nPhone: 555-016-1234\nConsent: yes\n"))
+	eventually(t, 15*time.Second, "mail after a reconnect not taken in", func() bool { return m.count(t, "Processed") == 2 })
+	if !strings.Contains(log.String(), "imap session ended") {
+		t.Errorf("the dropped connection was not logged")
+	}
+	if strings.Contains(log.String(), "Dana") || strings.Contains(log.String(), "5550142000") {
+		t.Errorf("the log names a client:\n%s", log.String())
+	}
+}
