@@ -37,28 +37,33 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	c, err := Parse(path, data)
-	if c != nil && c.Database.Path != "" && !filepath.IsAbs(c.Database.Path) {
-		// Relative paths are relative to the config file, not to wherever
-		// the daemon happens to be started from.
-		c.Database.Path = filepath.Join(filepath.Dir(path), c.Database.Path)
-	}
-	if c != nil && c.Templates.Dir != "" && !filepath.IsAbs(c.Templates.Dir) {
-		c.Templates.Dir = filepath.Join(filepath.Dir(path), c.Templates.Dir)
-	}
-	return c, err
+	return parseIn(path, data, filepath.Dir(path))
 }
 
 // Parse decodes and validates a config held in memory; name is used in
 // messages. On a decoding error the Config is nil; on validation problems the
 // Config is returned with the error, so `refdesk check` can say everything.
-func Parse(name string, data []byte) (*Config, error) {
+func Parse(name string, data []byte) (*Config, error) { return parseIn(name, data, "") }
+
+// parseIn is Parse with relative paths (database.path, templates.dir) taken
+// relative to dir, before validation looks at them.
+func parseIn(name string, data []byte, dir string) (*Config, error) {
 	c := &Config{Path: name, lines: keyLines(data)}
 	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
 	if err := dec.Decode(c); err != nil {
 		return nil, c.decodeError(err)
 	}
 	c.setDefaults()
+	if dir != "" {
+		// Relative paths are relative to the config file, not to wherever
+		// the daemon happens to be started from.
+		if c.Database.Path != "" && !filepath.IsAbs(c.Database.Path) {
+			c.Database.Path = filepath.Join(dir, c.Database.Path)
+		}
+		if c.Templates.Dir != "" && !filepath.IsAbs(c.Templates.Dir) {
+			c.Templates.Dir = filepath.Join(dir, c.Templates.Dir)
+		}
+	}
 	return c, c.Validate()
 }
 
@@ -77,11 +82,11 @@ func (c *Config) decodeError(err error) error {
 	var de *toml.DecodeError
 	if errors.As(err, &de) {
 		row, _ := de.Position()
-		msg := de.Error()
+		msg := strings.TrimPrefix(de.Error(), "toml: ")
 		if k := strings.Join(de.Key(), "."); k != "" {
 			msg = k + ": " + msg
 		}
-		return fmt.Errorf("%s:%d: %s", c.Path, row, strings.TrimPrefix(msg, "toml: "))
+		return fmt.Errorf("%s:%d: %s", c.Path, row, msg)
 	}
 	return fmt.Errorf("%s: %w", c.Path, err)
 }
@@ -92,13 +97,16 @@ func (c *Config) setDefaults() {
 			*s = v
 		}
 	}
-	defInt := func(i *int, v int) {
-		if *i == 0 {
+	// A number the file gives explicitly is kept, even 0, so that Validate
+	// reports it rather than it being replaced without a word. key "" means
+	// 0 always takes the default.
+	defInt := func(key string, i *int, v int) {
+		if *i == 0 && (key == "" || !c.isSet(key)) {
 			*i = v
 		}
 	}
-	defDur := func(d *Duration, v time.Duration) {
-		if d.Duration == 0 {
+	defDur := func(key string, d *Duration, v time.Duration) {
+		if d.Duration == 0 && (key == "" || !c.isSet(key)) {
 			d.Duration = v
 		}
 	}
@@ -112,32 +120,32 @@ func (c *Config) setDefaults() {
 	def(&c.IMAP.Mailbox, "INBOX")
 	def(&c.IMAP.Processed, "Processed")
 	def(&c.IMAP.Quarantine, "Quarantine")
-	defDur(&c.IMAP.PollInterval, 60*time.Second)
-	defDur(&c.IMAP.IdleTimeout, 25*time.Minute)
-	defInt(&c.IMAP.BatchSize, 200)
+	defDur("imap.poll_interval", &c.IMAP.PollInterval, 60*time.Second)
+	defDur("imap.idle_timeout", &c.IMAP.IdleTimeout, 25*time.Minute)
+	defInt("imap.batch_size", &c.IMAP.BatchSize, 200)
 	def(&c.SMTP.Security, "starttls")
 	def(&c.SMTP.Auth, "password")
-	defInt(&c.SMTP.MaxAttempts, 12)
-	defDur(&c.SMTP.Timeout, 30*time.Second)
+	defInt("smtp.max_attempts", &c.SMTP.MaxAttempts, 12)
+	defDur("", &c.SMTP.Timeout, 30*time.Second)
 	if c.Intake.Required == nil {
 		c.Intake.Required = []string{"client_name", "contact", "consent"}
 	}
 	def(&c.Intake.UnknownSenders, "hold")
-	if c.Intake.MaxMessageSize == 0 {
+	if c.Intake.MaxMessageSize == 0 && !c.isSet("intake.max_message_size") {
 		c.Intake.MaxMessageSize = 25 << 20
 	}
-	defInt(&c.Intake.RepliesPerSenderPerHour, 20)
+	defInt("intake.replies_per_sender_per_hour", &c.Intake.RepliesPerSenderPerHour, 20)
 	def(&c.Intake.CountryCode, "1")
-	defInt(&c.Reports.Day, 1)
+	defInt("reports.day", &c.Reports.Day, 1)
 	if !c.isSet("reports.hour") {
 		c.Reports.Hour = 7
 	}
 	if !c.isSet("digest.hour") {
 		c.Digest.Hour = 8
 	}
-	defInt(&c.Digest.NeedsInfoDays, 3)
-	defDur(&c.Retention.RawMessages, 4320*time.Hour)
-	defDur(&c.Retention.ClosedReferrals, 26280*time.Hour)
+	defInt("digest.needs_info_days", &c.Digest.NeedsInfoDays, 3)
+	defDur("", &c.Retention.RawMessages, 4320*time.Hour)
+	defDur("", &c.Retention.ClosedReferrals, 26280*time.Hour)
 	for i := range c.Rules {
 		if len(c.Rules[i].InFields) == 0 {
 			c.Rules[i].InFields = []string{"needs", "notes"}

@@ -32,6 +32,10 @@ func (p *problems) add(key, format string, args ...any) {
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
 
+// envName is what an environment variable's name looks like. A password_env
+// that is not one is most likely the password itself, so it is never echoed.
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
 // Validate checks the whole config and returns every problem at once, joined.
 // It does not read secrets or touch the network; see CheckSecrets.
 func (c *Config) Validate() error {
@@ -104,6 +108,8 @@ func (c *Config) validateServer(p *problems, name string, s Server) {
 		}
 		if (s.PasswordEnv == "") == (s.PasswordFile == "") {
 			p.add(name+".password_env", "give exactly one of password_env and password_file")
+		} else if s.PasswordEnv != "" && !envName.MatchString(s.PasswordEnv) {
+			p.add(name+".password_env", "%v", errNotEnvName)
 		}
 	case "none":
 	case "xoauth2":
@@ -215,12 +221,15 @@ func (c *Config) validatePartners(p *problems) {
 			owner[d] = pt.ID
 		}
 		for j, a := range pt.Addresses {
-			if _, err := mail.ParseAddress(a); err != nil {
+			pa, err := mail.ParseAddress(a)
+			if err != nil {
 				p.add(fmt.Sprintf("%s.addresses[%d]", k, j), "not an email address: %q", a)
-			} else if o, dup := owner[strings.ToLower(a)]; dup && o != pt.ID {
+				continue
+			}
+			if o, dup := owner[strings.ToLower(pa.Address)]; dup && o != pt.ID {
 				p.add(fmt.Sprintf("%s.addresses[%d]", k, j), "%q also belongs to partner %q", a, o)
 			}
-			owner[strings.ToLower(a)] = pt.ID
+			owner[strings.ToLower(pa.Address)] = pt.ID
 		}
 		for j, a := range pt.ReportTo {
 			if _, err := mail.ParseAddress(a); err != nil {
@@ -361,7 +370,11 @@ func (c *Config) PartnerFor(addr string) *Partner {
 	}
 	for i := range c.Partners {
 		for _, a := range c.Partners[i].Addresses {
-			if strings.EqualFold(a, addr) {
+			// Validate accepts "Name <addr>"; compare the address part.
+			if pa, err := mail.ParseAddress(a); err == nil {
+				a = pa.Address
+			}
+			if strings.EqualFold(strings.TrimSpace(a), addr) {
 				return &c.Partners[i]
 			}
 		}
@@ -378,11 +391,17 @@ func (c *Config) PartnerFor(addr string) *Partner {
 	return nil
 }
 
+var errNotEnvName = errors.New("not the name of an environment variable (letters, digits and _); " +
+	"the password itself belongs in that variable or in password_file, never in the config file")
+
 // Secret returns the server's password from password_env or password_file.
 // The value is never logged; errors name the variable or file, not the value.
 func (s Server) Secret() (string, error) {
 	switch {
 	case s.PasswordEnv != "":
+		if !envName.MatchString(s.PasswordEnv) {
+			return "", errNotEnvName
+		}
 		v, ok := os.LookupEnv(s.PasswordEnv)
 		if !ok || v == "" {
 			return "", fmt.Errorf("environment variable %s is not set", s.PasswordEnv)

@@ -204,6 +204,9 @@ func TestIdleNoticesNewMailAndReconnects(t *testing.T) {
 	log := &logBuffer{}
 	runDaemon(t, cfg, st, log)
 	eventually(t, 5*time.Second, "daemon not connected", func() bool { return strings.Contains(log.String(), "imap connected") })
+	// go-imap's in-memory server does not announce mail that arrived just
+	// before an IDLE began (Dovecot does); let the daemon start idling.
+	time.Sleep(200 * time.Millisecond)
 	m.appendMsg(t, "INBOX", referral(maria, "New referral", goodRef))
 	eventually(t, 5*time.Second, "new mail not noticed in IDLE", func() bool { return m.count(t, "Processed") == 1 })
 

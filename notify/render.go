@@ -101,6 +101,21 @@ func NewRenderer(cfg *configs.Config) (*Renderer, error) {
 			return nil, fmt.Errorf("notify: template %s: %w", n, err)
 		}
 	}
+	// Each kind's file must define all three parts; say which file when an
+	// override leaves one out (the self-check below would only name the part).
+	for _, kind := range Kinds {
+		for _, part := range []string{"subject", "text", "html"} {
+			if r.text.Lookup(kind+"."+part) == nil {
+				file := kind + ".tmpl"
+				if cfg.Templates.Dir != "" {
+					if _, err := os.Stat(filepath.Join(cfg.Templates.Dir, file)); err == nil {
+						file = filepath.Join(cfg.Templates.Dir, file)
+					}
+				}
+				return nil, fmt.Errorf("notify: template %s: does not define %q", file, kind+"."+part)
+			}
+		}
+	}
 	if err := r.selfCheck(); err != nil {
 		return nil, err
 	}
@@ -196,9 +211,8 @@ func fieldLabel(name string) string {
 		return "Phone or email for the client"
 	}
 	for _, f := range parse.Fields {
-		if f.Name == name && len(f.Labels) > 0 {
-			l := f.Labels[0]
-			return strings.ToUpper(l[:1]) + l[1:]
+		if f.Name == name {
+			return f.Label
 		}
 	}
 	return strings.ReplaceAll(name, "_", " ")

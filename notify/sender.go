@@ -32,8 +32,8 @@ const (
 	retryMax  = 6 * time.Hour
 	dialBase  = time.Second
 	dialMax   = 30 * time.Second
-	lease     = 5 * time.Minute
-	idleClose = 2 * time.Minute // close an idle SMTP connection after this
+	leaseMore = 15 * time.Second // a lease is two smtp.timeouts (dial, send) and this (the write that records it)
+	idleClose = 2 * time.Minute  // close an idle SMTP connection after this
 )
 
 // Sender delivers the outbox over SMTP.
@@ -48,6 +48,14 @@ type Sender struct {
 	client   *gomail.Client
 	lastUsed time.Time
 	dialFail int
+
+	// held is the rest of a claimed batch that could not be sent because
+	// the SMTP connection failed. Its lease is ours, so Claim would not
+	// return it again until the lease ends; it is retried from here after
+	// the dial backoff instead, until heldUntil (well before the lease ends,
+	// so that no other process can have claimed it meanwhile).
+	held      []store.OutMsg
+	heldUntil time.Time
 }
 
 // NewSender makes a sender; Run starts it.
@@ -91,9 +99,17 @@ func (s *Sender) Run(ctx context.Context) error {
 // look.
 func (s *Sender) sendDue(ctx context.Context) (time.Duration, error) {
 	for ctx.Err() == nil {
-		batch, err := s.out.Claim(ctx, 20, lease)
-		if err != nil {
-			return 0, err
+		batch := s.held
+		s.held = nil
+		if len(batch) == 0 || !s.now().Before(s.heldUntil) {
+			var err error
+			// One at a time: the lease then only has to cover one delivery.
+			if batch, err = s.out.Claim(ctx, 1, s.lease()); err != nil {
+				return 0, err
+			}
+			// A retry from held must be over (a dial and a send) before
+			// the lease ends.
+			s.heldUntil = s.now().Add(s.lease() - 2*s.cfg.SMTP.Timeout.Duration)
 		}
 		if len(batch) == 0 {
 			break
@@ -102,6 +118,7 @@ func (s *Sender) sendDue(ctx context.Context) (time.Duration, error) {
 			if err := s.sendOne(ctx, &batch[i]); err != nil {
 				// The connection is down: the rest of the batch keeps its
 				// lease and is tried again after the dial backoff.
+				s.held = batch[i:]
 				s.dialFail++
 				d := backoff(dialBase, dialMax, s.dialFail)
 				s.log.Warn("smtp unavailable", "err", err, "retry_in", d.Round(time.Second))
@@ -115,18 +132,34 @@ func (s *Sender) sendDue(ctx context.Context) (time.Duration, error) {
 	}
 	wait := time.Minute
 	if !next.IsZero() {
-		wait = min(wait, max(next.Sub(s.now()), 10*time.Millisecond))
+		d := next.Sub(s.now())
+		if d <= 0 {
+			// Due but not claimable: leased by another process, or by a
+			// run that crashed. Look again soon, without spinning.
+			d = time.Second
+		}
+		wait = min(wait, max(d, 10*time.Millisecond))
 	}
 	return wait, nil
 }
 
+// lease is how long a claimed message is this sender's alone: long enough
+// for one delivery (a dial and a send, each bounded by smtp.timeout) and the
+// write that records it. A sender that dies holding a message (a crash)
+// delays it by at most this much; a live one is done with it well before.
+func (s *Sender) lease() time.Duration { return 2*s.cfg.SMTP.Timeout.Duration + leaseMore }
+
 // sendOne delivers one message. It returns an error only when the SMTP
 // connection could not be used (the message is then not charged an attempt).
 func (s *Sender) sendOne(ctx context.Context, o *store.OutMsg) error {
+	// What became of the message is recorded even if ctx ends meanwhile
+	// (SIGTERM during a delivery): a message the server accepted but that
+	// is not marked sent would be delivered a second time.
+	rec := context.WithoutCancel(ctx)
 	msg, err := s.render.Compose(o)
 	if err != nil {
 		s.log.Error("outbox message cannot be composed", "out", o.Ref(), "kind", o.Kind, "err", err)
-		return s.out.MarkFailed(ctx, o.ID, err.Error())
+		return s.out.MarkFailed(rec, o.ID, err.Error())
 	}
 	if err := s.connect(ctx); err != nil {
 		return err
@@ -136,22 +169,22 @@ func (s *Sender) sendOne(ctx context.Context, o *store.OutMsg) error {
 	if err == nil {
 		s.dialFail = 0
 		s.log.Info("sent", "out", o.Ref(), "kind", o.Kind, "attempt", o.Attempts+1)
-		return s.out.MarkSent(ctx, o.ID)
+		return s.out.MarkSent(rec, o.ID)
 	}
 	var se *gomail.SendError
 	if errors.As(err, &se) && se.Reason == gomail.ErrConnCheck {
 		s.closeClient()
-		return err
+		return fmt.Errorf("smtp %s: %w", s.cfg.SMTP.Address, err)
 	}
 	s.closeClient() // after a failed transaction, start clean
 	reason := err.Error()
 	if permanent(err) || o.Attempts+1 >= s.cfg.SMTP.MaxAttempts {
 		s.log.Warn("outbox message failed", "out", o.Ref(), "kind", o.Kind, "attempts", o.Attempts+1, "err", reason)
-		return s.out.MarkFailed(ctx, o.ID, reason)
+		return s.out.MarkFailed(rec, o.ID, reason)
 	}
 	next := s.now().Add(backoff(retryBase, retryMax, o.Attempts+1))
 	s.log.Info("outbox message will be retried", "out", o.Ref(), "kind", o.Kind, "attempts", o.Attempts+1, "next", next.Format(time.RFC3339))
-	return s.out.MarkRetry(ctx, o.ID, next, reason)
+	return s.out.MarkRetry(rec, o.ID, next, reason)
 }
 
 // permanent reports whether an SMTP error is a 5xx: the server will not

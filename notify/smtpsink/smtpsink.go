@@ -41,8 +41,9 @@ type Options struct {
 	// Refuse may return an *smtp.SMTPError to refuse a recipient (stage
 	// "rcpt") or a message (stage "data"); nil accepts.
 	Refuse func(stage, from, rcpt string) error
-	// Deliver is called for each accepted message after it is kept; an error
-	// is returned to the client as a temporary failure.
+	// Deliver is called for each message before it is kept; an error is
+	// returned to the client as a temporary failure and the message is not
+	// kept (the client was told it was not accepted, and will send it again).
 	Deliver func(Received) error
 	// MaxMessageBytes caps a message (default 50 MB).
 	MaxMessageBytes int64
@@ -104,7 +105,16 @@ func Start(opts Options) (*Sink, error) {
 func (s *Sink) Addr() string { return s.ln.Addr().String() }
 
 // Close stops the server and drops its connections.
-func (s *Sink) Close() error { return s.srv.Close() }
+func (s *Sink) Close() error {
+	err := s.srv.Close()
+	// Serve registers the listener with the server only once its goroutine
+	// runs; right after Start it may not have, and srv.Close would leave it
+	// listening. Close it here too.
+	if lerr := s.ln.Close(); err == nil && lerr != nil && !errors.Is(lerr, net.ErrClosed) {
+		err = lerr
+	}
+	return err
+}
 
 // SetRefuse replaces the Refuse hook while the sink runs.
 func (s *Sink) SetRefuse(f func(stage, from, rcpt string) error) {
@@ -151,16 +161,16 @@ func (s *Sink) refuse(stage, from, rcpt string) error {
 }
 
 func (s *Sink) keep(r Received) error {
-	s.mu.Lock()
-	s.msgs = append(s.msgs, r)
-	close(s.arrived)
-	s.arrived = make(chan struct{})
-	s.mu.Unlock()
 	if s.opts.Deliver != nil {
 		if err := s.opts.Deliver(r); err != nil {
 			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "delivery failed: " + err.Error()}
 		}
 	}
+	s.mu.Lock()
+	s.msgs = append(s.msgs, r)
+	close(s.arrived)
+	s.arrived = make(chan struct{})
+	s.mu.Unlock()
 	return nil
 }
 
@@ -188,7 +198,7 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 			ss.authed = true
 			return nil
 		}
-		return errors.New("invalid credentials")
+		return smtp.ErrAuthFailed // 535 5.7.8, RFC 4954 §6
 	}), nil
 }
 

@@ -1,0 +1,227 @@
+package parse
+
+import (
+	"bytes"
+	"encoding/base64"
+	"io"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/emersion/go-message/charset"
+	"golang.org/x/text/encoding/charmap"
+)
+
+// Decoding of body bytes: transfer encodings, charsets and format=flowed,
+// all lenient: what cannot be decoded is kept as written.
+
+// decodeTransfer undoes a Content-Transfer-Encoding leniently: bad
+// quoted-printable escapes are kept as written, base64 noise is skipped.
+func (w *walker) decodeTransfer(enc string, b []byte) []byte {
+	switch enc {
+	case "quoted-printable":
+		return decodeQP(b)
+	case "base64":
+		return decodeBase64(b)
+	case "", "7bit", "8bit", "binary", "7-bit", "8-bit":
+		return b
+	}
+	w.problem("unknown Content-Transfer-Encoding %q; read as is", prefixOf(enc, 40))
+	return b
+}
+
+// decodeQP decodes quoted-printable (RFC 2045 §6.7) without ever failing.
+func decodeQP(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c != '=' {
+			out = append(out, c)
+			continue
+		}
+		j := i + 1
+		for j < len(b) && (b[j] == ' ' || b[j] == '\t') {
+			j++
+		}
+		switch {
+		case j < len(b) && b[j] == '\n':
+			i = j // soft line break
+		case j+1 < len(b) && b[j] == '\r' && b[j+1] == '\n':
+			i = j + 1
+		case j == len(b):
+			i = j
+		case i+2 < len(b) && isHex(b[i+1]) && isHex(b[i+2]):
+			out = append(out, unhex(b[i+1])<<4|unhex(b[i+2]))
+			i += 2
+		default:
+			out = append(out, '=')
+		}
+	}
+	return out
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}
+
+// decodeBase64 decodes base64 (RFC 2045 §6.8) skipping characters outside
+// the alphabet; padding may appear between concatenated chunks.
+func decodeBase64(b []byte) []byte {
+	var out, seg []byte
+	flush := func() {
+		if len(seg)%4 == 1 {
+			seg = seg[:len(seg)-1]
+		}
+		if len(seg) > 0 {
+			buf := make([]byte, base64.RawStdEncoding.DecodedLen(len(seg)))
+			n, _ := base64.RawStdEncoding.Decode(buf, seg)
+			out = append(out, buf[:n]...)
+		}
+		seg = seg[:0]
+	}
+	for _, c := range b {
+		switch {
+		case c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/':
+			seg = append(seg, c)
+		case c == '=':
+			flush()
+		}
+	}
+	flush()
+	return out
+}
+
+// decodeCharset converts text to UTF-8. An unknown charset is a Problem;
+// the bytes are then read as UTF-8 when valid, else as windows-1252.
+func (w *walker) decodeCharset(cs string, b []byte) string {
+	cs = strings.ToLower(strings.Trim(strings.TrimSpace(cs), "\"'"))
+	switch cs {
+	case "", "us-ascii", "ascii", "utf-8", "utf8", "unicode-1-1-utf-8", "x-unknown", "unknown-8bit", "unknown", "default":
+		return toUTF8(string(b))
+	}
+	switch cs {
+	case "iso-8859-1", "iso8859-1", "iso_8859-1", "latin1", "latin-1", "l1", "cp819", "ibm819", "windows-1252", "cp1252":
+		// Mail labelled Latin-1 is written in windows-1252 (its curly
+		// quotes and dashes), as the WHATWG encoding standard says.
+		out, err := charmap.Windows1252.NewDecoder().Bytes(b)
+		if err == nil {
+			return string(out)
+		}
+	}
+	if cs == "utf-7" || cs == "unicode-1-1-utf-7" || cs == "csunicode11utf7" || cs == "x-unicode-2-0-utf-7" {
+		return toUTF8(decodeUTF7(b))
+	}
+	r, err := charset.Reader(cs, bytes.NewReader(b))
+	if err != nil {
+		if utf8.Valid(b) {
+			w.problem("unknown charset %q; read as UTF-8", prefixOf(cs, 40))
+		} else {
+			w.problem("unknown charset %q; read as windows-1252", prefixOf(cs, 40))
+		}
+		return toUTF8(string(b))
+	}
+	out, err := io.ReadAll(io.LimitReader(r, 4*int64(len(b))+16))
+	if err != nil {
+		w.problem("text in charset %q could not be decoded; read as windows-1252", prefixOf(cs, 40))
+		return toUTF8(string(b))
+	}
+	return strings.ToValidUTF8(string(out), "\uFFFD")
+}
+
+// decodeUTF7 decodes UTF-7 (RFC 2152 §3), which Outlook 2000 sent and
+// x/text lacks: "+" opens modified base64 of UTF-16, "-" may close it, and
+// "+-" is a plus sign.
+func decodeUTF7(b []byte) string {
+	var out strings.Builder
+	isB64 := func(c byte) bool {
+		return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/'
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i] != '+' {
+			out.WriteByte(b[i])
+			continue
+		}
+		j := i + 1
+		for j < len(b) && isB64(b[j]) {
+			j++
+		}
+		if j == i+1 {
+			out.WriteByte('+')
+			if j < len(b) && b[j] == '-' {
+				i = j
+			}
+			continue
+		}
+		seg := b[i+1 : j]
+		if len(seg)%4 == 1 {
+			seg = seg[:len(seg)-1]
+		}
+		raw := make([]byte, base64.RawStdEncoding.DecodedLen(len(seg)))
+		n, _ := base64.RawStdEncoding.Decode(raw, seg)
+		u := make([]uint16, 0, n/2)
+		for k := 0; k+1 < n; k += 2 {
+			u = append(u, uint16(raw[k])<<8|uint16(raw[k+1]))
+		}
+		out.WriteString(string(utf16.Decode(u)))
+		if j < len(b) && b[j] == '-' {
+			j++
+		}
+		i = j - 1
+	}
+	return out.String()
+}
+
+// unflow joins the soft line breaks of format=flowed text (RFC 3676 §4.2):
+// a line ending in a space continues on the next line of the same quote
+// depth. Space-stuffing is removed; with delsp the trailing space goes too.
+func unflow(s string, delsp bool) string {
+	lines := strings.Split(s, "\n")
+	out := make([]string, 0, len(lines))
+	var cur strings.Builder
+	curDepth, open := 0, false
+	for _, l := range lines {
+		depth := 0
+		for depth < len(l) && l[depth] == '>' {
+			depth++
+		}
+		text := strings.TrimPrefix(l[depth:], " ") // space-stuffing (§4.4)
+		if open && depth != curDepth {
+			out = append(out, cur.String())
+			cur.Reset()
+			open = false
+		}
+		if !open {
+			cur.WriteString(l[:depth])
+			if depth > 0 {
+				cur.WriteByte(' ')
+			}
+			curDepth = depth
+		}
+		soft := strings.HasSuffix(text, " ") && text != "-- "
+		if soft && delsp {
+			text = text[:len(text)-1]
+		}
+		cur.WriteString(text)
+		if soft {
+			open = true
+			continue
+		}
+		out = append(out, cur.String())
+		cur.Reset()
+		open = false
+	}
+	if open {
+		out = append(out, cur.String())
+	}
+	return strings.Join(out, "\n")
+}

@@ -1,0 +1,79 @@
+package parse
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// FuzzParse feeds Parse arbitrary bytes: it must never panic, must return
+// quickly, and what it returns must keep its promises (canonical field
+// names, valid UTF-8, no SSN-like digits).
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.eml"))
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, s := range []string{
+		"",
+		"From: a@b\r\n\r\n",
+		"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: multipart/alternative; boundary=y\r\n\r\n--y\r\n\r\nName: a\r\n--y--\r\n--x--\r\n",
+		"Content-Type: text/html\r\n\r\n<table><tr><td><table><tr><td>Name</td><td>Dana</td></tr></table></td></tr></table>",
+		"Content-Type: text/plain; charset=utf-16\r\nContent-Transfer-Encoding: base64\r\n\r\n//5OAGEAbQBlADoAIABEAGEAbgBhAA==\r\n",
+		"Content-Type: message/rfc822\r\n\r\nMessage-ID: <a@b>\r\n\r\nbody",
+	} {
+		f.Add([]byte(s))
+	}
+	opt := Options{MaxParts: 30, MaxPartBytes: 256 << 10}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		start := time.Now()
+		m, err := Parse(bytes.NewReader(data), opt)
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("Parse took %v on %d bytes", d, len(data))
+		}
+		if err != nil {
+			var le *LimitError
+			if m != nil {
+				t.Fatalf("Message and error both returned: %v", err)
+			}
+			if errors.As(err, &le) && le.Reason == "" {
+				t.Fatal("LimitError without a reason")
+			}
+			return
+		}
+		if m == nil {
+			t.Fatal("nil Message without an error")
+		}
+		if len(m.Problems) > 60 {
+			t.Errorf("%d problems", len(m.Problems))
+		}
+		if !utf8.ValidString(m.Text) || !utf8.ValidString(m.Subject) {
+			t.Error("invalid UTF-8 in Text or Subject")
+		}
+		if masked, _ := maskDigits(m.Text, false); masked != m.Text {
+			t.Errorf("Text keeps an SSN-like or account-like number: %q", m.Text)
+		}
+		for _, c := range m.Candidates {
+			for k, v := range c.Fields {
+				if !isField(k) {
+					t.Errorf("field %q is not canonical", k)
+				}
+				if strings.TrimSpace(v) == "" {
+					t.Errorf("field %s set to an empty value", k)
+				}
+				if masked, _ := maskDigits(v, k == "client_zip"); masked != v {
+					t.Errorf("field %s keeps an SSN-like or account-like number: %q", k, v)
+				}
+			}
+		}
+	})
+}
