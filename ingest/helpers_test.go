@@ -307,7 +307,7 @@ func referral(from, subject, body string, headers ...string) []byte {
 // runDaemon runs an intake daemon until the test ends.
 func runDaemon(t *testing.T, cfg *configs.Config, st *store.Store, log *logBuffer) *Daemon {
 	t.Helper()
-	d := NewDaemon(cfg, st, NewProcessor(cfg, testLogger(log)), testLogger(log))
+	d := NewDaemon(cfg, st, NewProcessor(cfg), testLogger(log))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.Run(ctx); close(done) }()

@@ -143,7 +143,7 @@ func TestCrashBetweenCommitAndMoveAnswersOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proc := NewProcessor(cfg, testLogger(nil))
+	proc := NewProcessor(cfg)
 	err = st.InTx(context.Background(), func(tx *store.Tx) error {
 		_, err := proc.Process(tx, Inbound{Mailbox: "INBOX", UIDValidity: sel.UIDValidity, UID: 1, Raw: raw, Size: int64(len(raw))})
 		return err

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/mail"
 	"regexp"
 	"slices"
@@ -47,12 +46,11 @@ type Processor struct {
 	cfg     *configs.Config
 	triager *Triager
 	opt     parse.Options
-	log     *slog.Logger
 	domain  string
 }
 
 // NewProcessor builds the intake pipeline for cfg.
-func NewProcessor(cfg *configs.Config, log *slog.Logger) *Processor {
+func NewProcessor(cfg *configs.Config) *Processor {
 	domain := "refdesk.invalid"
 	if a, err := mail.ParseAddress(cfg.Program.ReplyFrom); err == nil {
 		domain = a.Address[strings.LastIndexByte(a.Address, '@')+1:]
@@ -61,7 +59,6 @@ func NewProcessor(cfg *configs.Config, log *slog.Logger) *Processor {
 		cfg:     cfg,
 		triager: NewTriager(cfg),
 		opt:     ParseOptions(cfg),
-		log:     log,
 		domain:  domain,
 	}
 }

@@ -28,7 +28,7 @@ func newIntake(t *testing.T, mod func(*configs.Config)) *intake {
 	if mod != nil {
 		mod(cfg)
 	}
-	return &intake{t: t, cfg: cfg, st: openStore(t, cfg), proc: NewProcessor(cfg, testLogger(nil))}
+	return &intake{t: t, cfg: cfg, st: openStore(t, cfg), proc: NewProcessor(cfg)}
 }
 
 func (in *intake) take(raw []byte) Processed {

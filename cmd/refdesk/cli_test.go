@@ -216,7 +216,7 @@ func fill(t *testing.T, cfgPath string, msgs ...string) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	proc := ingest.NewProcessor(cfg, nil)
+	proc := ingest.NewProcessor(cfg)
 	var n int
 	st.DB().Get(&n, "SELECT count(*) FROM messages")
 	for i, m := range msgs {

@@ -36,7 +36,7 @@ Use - to read the message from standard input.`,
 			if err != nil {
 				return err
 			}
-			res, err := ingest.NewProcessor(cfg, nil).DryRun(raw, time.Now())
+			res, err := ingest.NewProcessor(cfg).DryRun(raw, time.Now())
 			if err != nil {
 				return err
 			}

@@ -74,7 +74,7 @@ partner it belongs to with --partner.`,
 					return fmt.Errorf("no partner %q in the config", partner)
 				}
 			}
-			res, err := ingest.NewProcessor(cfg, nil).Release(cmd.Context(), st, id, opt, a.who())
+			res, err := ingest.NewProcessor(cfg).Release(cmd.Context(), st, id, opt, a.who())
 			if err != nil {
 				if strings.Contains(err.Error(), "unknown sender") && partner == "" {
 					return fmt.Errorf("%w (say which partner it is from with --partner)", err)

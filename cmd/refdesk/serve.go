@@ -55,7 +55,7 @@ func runDaemon(ctx context.Context, cfg *configs.Config, st *store.Store, log *s
 		return err
 	}
 	sender := notify.NewSender(cfg, st, renderer, log.With("part", "smtp"))
-	daemon := ingest.NewDaemon(cfg, st, ingest.NewProcessor(cfg, log), log.With("part", "imap"))
+	daemon := ingest.NewDaemon(cfg, st, ingest.NewProcessor(cfg), log.With("part", "imap"))
 	daemon.OnCommit = sender.Wake
 	daemon.OnProcessed = onProcessed
 	var wg sync.WaitGroup
