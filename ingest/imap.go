@@ -394,10 +394,15 @@ func (d *Daemon) commit(ctx context.Context, items []fetched) error {
 	return nil
 }
 
-// logReason is a disposition reason fit for the log: reasons are written by
-// refdesk and carry no personal data, but keep them short.
+// logReason is a disposition reason fit for the log. Reasons are written by
+// refdesk, but a parser error may quote the message (a header line), so for
+// a quarantine only its kind is logged; `refdesk held --quarantined` shows
+// the whole reason.
 func logReason(p *Processed) string {
 	r := p.Reason
+	if p.Disposition == store.DispQuarantined && !strings.HasPrefix(r, "too large") {
+		r, _, _ = strings.Cut(r, ":")
+	}
 	if p.NoReply != "" {
 		r = strings.TrimSpace(r + " no reply: no-reply address")
 	}
