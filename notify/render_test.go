@@ -177,11 +177,11 @@ func TestNeedsInfoListsExactlyTheMissingFields(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// Text: the list is the "  - Label: help" lines.
+			// Text: the list is the "  - Label (help)" lines.
 			var listed []string
 			for _, l := range strings.Split(got.Text, "\n") {
 				if item, ok := strings.CutPrefix(l, "  - "); ok {
-					label, _, _ := strings.Cut(item, ":")
+					label, _, _ := strings.Cut(item, " (")
 					listed = append(listed, label)
 				}
 			}

@@ -64,7 +64,7 @@ var Fields = []Field{
 		"crisis", "in crisis", "emergency", "urgent", "crisis screen", "crisis screening", "immediate need",
 		"immediate needs", "emergency need", "currently in crisis", "client in crisis",
 	}},
-	{Name: "consent", Label: "Consent", Help: "yes when the client agreed to be contacted (required)", Example: "yes", Labels: []string{
+	{Name: "consent", Label: "Consent", Help: "yes when the client agreed to be contacted", Example: "yes", Labels: []string{
 		"consent", "client consents", "client consent", "client consents to contact", "consents to contact", "consent to contact", "permission to contact",
 		"consent given", "consent obtained", "consent signed", "consent to refer", "consent to referral",
 		"ok to contact", "okay to contact", "may we contact", "client agrees", "client agreed", "agreed to referral",
