@@ -76,6 +76,9 @@ func (w *walker) attachment(a attachmentPart, depth int) ([]Candidate, error) {
 		if len(c.Fields) == 0 {
 			continue
 		}
+		if c.Source == "body" {
+			c.Source = "" // read by the label parser
+		}
 		c.Source = strings.TrimSpace("attachment " + name + c.Source)
 		kept = append(kept, c)
 	}

@@ -79,6 +79,12 @@ func (w *walker) entity(h textproto.Header, body io.Reader, depth int, defaultTy
 	if filename == "" {
 		filename = decodeHeader(params["name"])
 	}
+	if filename == "" && strings.Contains(strings.ToLower(h.Get("Content-Disposition")), "filename") {
+		filename = decodeHeader(rfc2231Param(h.Get("Content-Disposition"), "filename"))
+	}
+	if filename == "" && strings.Contains(strings.ToLower(h.Get("Content-Type")), "name") {
+		filename = decodeHeader(rfc2231Param(h.Get("Content-Type"), "name"))
+	}
 	enc := transferEncoding(h)
 
 	switch {

@@ -489,4 +489,3 @@ func winAnsi(b []byte) string {
 		return r
 	}, string(s))
 }
-
