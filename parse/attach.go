@@ -102,6 +102,11 @@ func (w *walker) readSafely(kind string, a attachmentPart, data []byte, depth in
 			cands, problem, err = nil, "the file is damaged (reader failure)", nil
 		}
 	}()
+	return w.read(kind, a, data, depth)
+}
+
+// read runs the reader for kind.
+func (w *walker) read(kind string, a attachmentPart, data []byte, depth int) ([]Candidate, string, error) {
 	switch kind {
 	case kindCSV:
 		return w.readCSV(data, a.Params["charset"])
