@@ -40,8 +40,9 @@ func (w *walker) readJSON(data []byte, cs string) ([]Candidate, string, error) {
 	return out, "", nil
 }
 
-// jsonRecords finds the objects that are referrals: the value itself when
-// it names at least two fields, else the objects of the first array that do.
+// jsonRecords finds the objects that are referrals: the objects of an array
+// (at the top or under a key), else the value itself when it names a field,
+// else what a nested object holds.
 func (w *walker) jsonRecords(v any, depth int) []any {
 	if depth > 8 {
 		return nil
@@ -61,24 +62,25 @@ func (w *walker) jsonRecords(v any, depth int) []any {
 			return []any{t} // a list of {"label": ..., "value": ...}
 		}
 	case map[string]any:
-		var pairs []pair
-		w.flattenJSON(t, nil, &pairs, 0)
-		known := 0
-		for _, p := range pairs {
-			if knownLabel(w.aliases, p.label) {
-				known++
+		// An array of objects under a key ("referrals": [...]) is a batch.
+		for _, k := range sortedKeys(t) {
+			if arr, ok := t[k].([]any); ok {
+				if rs := w.jsonRecords(arr, depth+1); len(rs) > 0 && !isPairObject(arr[0]) {
+					return rs
+				}
 			}
 		}
-		if known >= 2 {
-			return []any{t}
+		var pairs []pair
+		w.flattenJSON(t, nil, &pairs, 0)
+		for _, p := range pairs {
+			if knownLabel(w.aliases, p.label) {
+				return []any{t}
+			}
 		}
 		for _, k := range sortedKeys(t) {
 			if rs := w.jsonRecords(t[k], depth+1); len(rs) > 0 {
 				return rs
 			}
-		}
-		if known > 0 {
-			return []any{t}
 		}
 	}
 	return nil
