@@ -52,11 +52,15 @@ func (w *walker) attachment(a attachmentPart, depth int) ([]Candidate, error) {
 	}
 	name := displayName(a.Filename)
 	limit := w.opt.MaxAttachmentBytes
-	raw, err := io.ReadAll(io.LimitReader(a.Body, 2*limit+64<<10+1))
+	// Base64 makes 4 bytes of 3, plus line ends: an attachment at the limit
+	// is at most about 1.4 times as large encoded. Reading no further keeps
+	// memory bounded before decoding.
+	encLimit := limit/100*140 + 64<<10
+	raw, err := io.ReadAll(io.LimitReader(a.Body, encLimit+1))
 	if err != nil {
 		w.problem("attachment %s was cut short: %s", name, shortErr(err))
 	}
-	if int64(len(raw)) > 2*limit+64<<10 {
+	if int64(len(raw)) > encLimit {
 		w.overLimit(fmt.Sprintf("attachment %s is larger than %d bytes", name, limit))
 		return nil, nil
 	}

@@ -296,6 +296,9 @@ func sheetRows(f *excelize.File, sheet string) ([][]string, error) {
 func (w *walker) checkZip(data []byte) (string, error) {
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
+		if bytes.HasPrefix(data, []byte("\xd0\xcf\x11\xe0")) {
+			return "the file is password-protected or in an old Office format; please send it without a password as XLSX, DOCX or CSV", nil
+		}
 		return "not a readable zip archive", nil
 	}
 	if len(zr.File) > 10000 {
