@@ -255,7 +255,7 @@ func TestAttachmentsKept(t *testing.T) {
 			t.Errorf("the batch reply contains %q:\n%s", secret, msg.Text)
 		}
 	}
-	for _, want := range []string{"NH-3001", "NH-3002", "NH-3003", "row 4", "Consent"} {
+	for _, want := range []string{"NH-3001", "NH-3002", "NH-3003", "row 4", "Consent", "You can copy this template:\n\nClient name: \n"} {
 		if !strings.Contains(msg.Text, want) {
 			t.Errorf("the batch reply lacks %q:\n%s", want, msg.Text)
 		}
