@@ -80,10 +80,14 @@ func (w *walker) attachment(a attachmentPart, depth int) ([]Candidate, error) {
 		if len(c.Fields) == 0 {
 			continue
 		}
-		if c.Source == "body" {
-			c.Source = "" // read by the label parser
+		switch {
+		case strings.HasPrefix(c.Source, "attachment "):
+			// from a file inside a forwarded message: named already
+		case c.Source == "body":
+			c.Source = "attachment " + name // read by the label parser
+		default:
+			c.Source = strings.TrimSpace("attachment " + name + c.Source)
 		}
-		c.Source = strings.TrimSpace("attachment " + name + c.Source)
 		kept = append(kept, c)
 	}
 	att.Candidates, att.Problem = len(kept), problem
@@ -154,12 +158,19 @@ func (w *walker) forwarded(data []byte, depth int) ([]Candidate, error) {
 		return []Candidate{parseText(toUTF8(string(data)), w.opt, w.aliases)}, nil
 	}
 	h := headerOf(fields)
+	// The forwarded message's own attachments are read too, and merged with
+	// its body by the same rule as the outer message's.
+	found, notes := len(w.found), len(w.notes)
 	bt, err := w.entity(h, io.MultiReader(bytes.NewReader(rest), br), depth+1, "text/plain")
 	if err != nil {
 		return nil, err
 	}
+	inner := append([]Candidate(nil), w.found[found:]...)
+	innerNotes := append([]string(nil), w.notes[notes:]...)
+	w.found = w.found[:found]
 	subject := decodeHeader(h.Get("Subject"))
-	return []Candidate{parseText(stripQuoted(bt.text, isForward(subject)), w.opt, w.aliases)}, nil
+	body := parseText(stripQuoted(bt.text, isForward(subject)), w.opt, w.aliases)
+	return merge(body, inner, innerNotes), nil
 }
 
 // overLimit records the first limit an attachment went over. Parse fails

@@ -397,3 +397,30 @@ BT 14 TL 50 660 Td (Consent: yes) Tj T* <4E6F7465733A2062756467657420686970> Tj 
 		t.Errorf("contentText =\n%q\nwant\n%q", got, want)
 	}
 }
+
+// TestForwardWithItsOwnAttachment: a forwarded message whose body has the
+// consent and whose own attachment has the client's card is one referral.
+func TestForwardWithItsOwnAttachment(t *testing.T) {
+	card := "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Grace Kim\r\nTEL;VALUE=uri;TYPE=cell:tel:+1-555-014-2061\r\nEND:VCARD\r\n"
+	inner := "From: Front Desk <frontdesk@northside-housing.example>\r\nSubject: walk-in\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=IN\r\n\r\n--IN\r\nContent-Type: text/plain\r\n\r\nConsent: yes\r\nReason: budgeting\r\n" +
+		"--IN\r\nContent-Type: text/vcard; name=grace.vcf\r\n\r\n" + card + "--IN--\r\n"
+	raw := "From: Maria Lopez <maria.lopez@northside-housing.example>\r\nSubject: Fwd: walk-in\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=OUT\r\n\r\n--OUT\r\nContent-Type: text/plain\r\n\r\nSee below.\r\n" +
+		"--OUT\r\nContent-Type: message/rfc822\r\n\r\n" + inner + "\r\n--OUT--\r\n"
+	m, err := Parse(strings.NewReader(raw), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Candidates) != 1 {
+		t.Fatalf("%d candidates: %+v", len(m.Candidates), m.Candidates)
+	}
+	c := m.Candidates[0]
+	if c.Source != "attachment grace.vcf" || c.Fields["client_name"] != "Grace Kim" || c.Fields["client_phone"] != "5550142061" ||
+		c.Fields["consent"] != "yes" || c.Fields["needs"] != "budgeting" {
+		t.Errorf("%+v", c)
+	}
+	if len(m.Attachments) != 2 {
+		t.Errorf("%d attachments, want the forwarded message and its card", len(m.Attachments))
+	}
+}
