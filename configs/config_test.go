@@ -692,6 +692,10 @@ func TestDefaultsMatchTheExampleFile(t *testing.T) {
 		{"intake.max_message_size", func(c *configs.Config) any { return int64(c.Intake.MaxMessageSize) }, int64(25 << 20)},
 		{"intake.replies_per_sender_per_hour", func(c *configs.Config) any { return c.Intake.RepliesPerSenderPerHour }, 20},
 		{"intake.country_code", func(c *configs.Config) any { return c.Intake.CountryCode }, "1"},
+		{"intake.max_attachments", func(c *configs.Config) any { return c.Intake.MaxAttachments }, 20},
+		{"intake.max_attachment_size", func(c *configs.Config) any { return int64(c.Intake.MaxAttachmentSize) }, int64(10 << 20)},
+		{"intake.max_unzipped_size", func(c *configs.Config) any { return int64(c.Intake.MaxUnzippedSize) }, int64(50 << 20)},
+		{"intake.parse_timeout", func(c *configs.Config) any { return c.Intake.ParseTimeout.Duration }, 10 * time.Second},
 		{"program.first_contact_days", func(c *configs.Config) any { return c.Program.FirstContactDays }, 2},
 		{"program.capacity", func(c *configs.Config) any { return c.Program.Capacity }, 0},
 		{"reports.day", func(c *configs.Config) any { return c.Reports.Day }, 1},
@@ -933,5 +937,25 @@ func TestLineFallsBackToTheTable(t *testing.T) {
 	}
 	if got := c.Line("templates.dir"); got != 0 {
 		t.Errorf("Line of a key whose table is absent = %d, want 0", got)
+	}
+}
+
+// TestAttachmentLimitsValidated: the [intake] attachment limits are checked,
+// an explicit zero included, each problem with its key and line.
+func TestAttachmentLimitsValidated(t *testing.T) {
+	text := minimal + `
+[intake]
+max_attachments = 0             # bad intake.max_attachments
+max_attachment_size = "512"     # bad intake.max_attachment_size
+max_unzipped_size = "100"       # bad intake.max_unzipped_size
+parse_timeout = "0s"            # bad intake.parse_timeout
+`
+	_, err := configs.Parse("t.toml", []byte(text))
+	got := problemsOf(err)
+	for _, k := range []string{"intake.max_attachments", "intake.max_attachment_size", "intake.max_unzipped_size", "intake.parse_timeout"} {
+		prefix := fmt.Sprintf("t.toml:%d: %s: ", lineOf(t, text, "# bad "+k), k)
+		if !slices.ContainsFunc(got, func(g string) bool { return strings.HasPrefix(g, prefix) }) {
+			t.Errorf("no problem %q... in:\n%s", prefix, strings.Join(got, "\n"))
+		}
 	}
 }

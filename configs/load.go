@@ -136,6 +136,14 @@ func (c *Config) setDefaults() {
 	}
 	defInt("intake.replies_per_sender_per_hour", &c.Intake.RepliesPerSenderPerHour, 20)
 	def(&c.Intake.CountryCode, "1")
+	defInt("intake.max_attachments", &c.Intake.MaxAttachments, 20)
+	if c.Intake.MaxAttachmentSize == 0 && !c.isSet("intake.max_attachment_size") {
+		c.Intake.MaxAttachmentSize = 10 << 20
+	}
+	if c.Intake.MaxUnzippedSize == 0 && !c.isSet("intake.max_unzipped_size") {
+		c.Intake.MaxUnzippedSize = max(50<<20, c.Intake.MaxAttachmentSize)
+	}
+	defDur("intake.parse_timeout", &c.Intake.ParseTimeout, 10*time.Second)
 	defInt("reports.day", &c.Reports.Day, 1)
 	if !c.isSet("reports.hour") {
 		c.Reports.Hour = 7

@@ -87,6 +87,11 @@ type Intake struct {
 	MaxMessageSize          Size     `toml:"max_message_size"`
 	RepliesPerSenderPerHour int      `toml:"replies_per_sender_per_hour"`
 	CountryCode             string   `toml:"country_code"`
+	// Attachment limits (SPEC §9): going over one quarantines the message.
+	MaxAttachments    int      `toml:"max_attachments"`
+	MaxAttachmentSize Size     `toml:"max_attachment_size"`
+	MaxUnzippedSize   Size     `toml:"max_unzipped_size"`
+	ParseTimeout      Duration `toml:"parse_timeout"`
 }
 
 // FieldsConf extends the label table: [fields.aliases] client_name = ["..."].

@@ -156,6 +156,18 @@ func (c *Config) validateIntake(p *problems) {
 	if c.Intake.MaxMessageSize < 1024 {
 		p.add("intake.max_message_size", "must be at least 1KB")
 	}
+	if c.Intake.MaxAttachments < 1 || c.Intake.MaxAttachments > 1000 {
+		p.add("intake.max_attachments", "must be between 1 and 1000")
+	}
+	if c.Intake.MaxAttachmentSize < 1024 {
+		p.add("intake.max_attachment_size", "must be at least 1KB")
+	}
+	if c.Intake.MaxUnzippedSize < c.Intake.MaxAttachmentSize {
+		p.add("intake.max_unzipped_size", "must be at least intake.max_attachment_size")
+	}
+	if c.Intake.ParseTimeout.Duration < 100*time.Millisecond || c.Intake.ParseTimeout.Duration > 10*time.Minute {
+		p.add("intake.parse_timeout", "must be between 100ms and 10m")
+	}
 	if c.Intake.RepliesPerSenderPerHour < 1 {
 		p.add("intake.replies_per_sender_per_hour", "must be at least 1")
 	}

@@ -21,6 +21,17 @@ type DryRun struct {
 	Reply    string   `json:"reply,omitempty"`
 	NoReply  string   `json:"no_reply,omitempty"`
 	Problems []string `json:"problems,omitempty"`
+	// Attachments are the files the message carried and what came of them.
+	Attachments []DryAttachment `json:"attachments,omitempty"`
+}
+
+// DryAttachment is one attachment in the dry run.
+type DryAttachment struct {
+	Filename    string `json:"filename"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	Candidates  int    `json:"candidates"`
+	Problem     string `json:"problem,omitempty"`
 }
 
 // DryReferral is one candidate's decision.
@@ -43,9 +54,9 @@ func (p *Processor) DryRun(raw []byte, now time.Time) (*DryRun, error) {
 		out.Disposition, out.Reason = store.DispQuarantined, "too large"
 		return out, nil
 	}
-	msg, err := safeParse(raw, p.opt)
+	msg, err := safeParse(raw, p.opt, p.cfg.Intake.ParseTimeout.Duration)
 	if err != nil {
-		out.Disposition, out.Reason = store.DispQuarantined, "unparseable: "+err.Error()
+		out.Disposition, out.Reason = store.DispQuarantined, quarantineReason(err)
 		return out, nil
 	}
 	when := msg.Date
@@ -62,6 +73,10 @@ func (p *Processor) DryRun(raw []byte, now time.Time) (*DryRun, error) {
 		out.Partner = res.Partner.ID
 	}
 	out.Reply, out.NoReply = res.Reply, res.NoReply
+	for _, a := range msg.Attachments {
+		out.Attachments = append(out.Attachments, DryAttachment{Filename: a.Filename, ContentType: a.ContentType,
+			Size: a.Size, Candidates: a.Candidates, Problem: a.Problem})
+	}
 	for _, r := range res.Results {
 		d := DryReferral{Decision: r.Decision, Missing: r.Missing, Reason: r.Reason, Source: r.Candidate.Source,
 			Fields: r.Candidate.Fields, Extra: r.Candidate.Extra, Notes: r.Candidate.Notes}

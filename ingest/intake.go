@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -65,7 +64,9 @@ func NewProcessor(cfg *configs.Config) *Processor {
 
 // ParseOptions are the parser options a config implies.
 func ParseOptions(cfg *configs.Config) parse.Options {
-	return parse.Options{Aliases: cfg.Fields.Aliases, CountryCode: cfg.Intake.CountryCode}
+	return parse.Options{Aliases: cfg.Fields.Aliases, CountryCode: cfg.Intake.CountryCode,
+		MaxAttachments: cfg.Intake.MaxAttachments, MaxAttachmentBytes: int64(cfg.Intake.MaxAttachmentSize),
+		MaxUnzippedBytes: int64(cfg.Intake.MaxUnzippedSize)}
 }
 
 // Triager returns the processor's triager (for the dry run).
@@ -105,10 +106,10 @@ func (p *Processor) Process(tx *store.Tx, in Inbound) (Processed, error) {
 	if !errors.Is(err, store.ErrNotFound) {
 		return Processed{}, err
 	}
-	msg, err := safeParse(in.Raw, p.opt)
+	msg, err := safeParse(in.Raw, p.opt, p.cfg.Intake.ParseTimeout.Duration)
 	if err != nil {
 		m.Disposition = store.DispQuarantined
-		m.Reason = "unparseable: " + err.Error()
+		m.Reason = quarantineReason(err)
 		return p.insertOnly(tx, m)
 	}
 	m.MessageID, m.FromAddr, m.Subject = msg.MessageID, msg.From.Addr, msg.Subject
@@ -141,7 +142,7 @@ func (p *Processor) Release(ctx context.Context, st *store.Store, id int64, opt 
 		if err := tx.Resolve(id, "released", by); err != nil {
 			return err
 		}
-		msg, err := safeParse(m.Raw, p.opt)
+		msg, err := safeParse(m.Raw, p.opt, p.cfg.Intake.ParseTimeout.Duration)
 		if err != nil {
 			return fmt.Errorf("%s still cannot be parsed: %w", m.Ref(), err)
 		}
@@ -181,17 +182,6 @@ func (p *Processor) folder(disposition string) string {
 	return p.cfg.IMAP.Processed
 }
 
-// safeParse parses, turning a panic (a parser bug) into an error so one bad
-// message is quarantined instead of stopping intake.
-func safeParse(raw []byte, opt parse.Options) (msg *parse.Message, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			msg, err = nil, fmt.Errorf("parser failure: %v", r)
-		}
-	}()
-	return parse.Parse(bytes.NewReader(raw), opt)
-}
-
 // apply writes what triage decided for stored message m.
 func (p *Processor) apply(tx *store.Tx, m *store.Message, msg *parse.Message, out *Outcome) (Processed, error) {
 	res := Processed{ID: m.ID, Disposition: out.Disposition, Reason: out.Reason, Folder: p.folder(out.Disposition), NoReply: out.NoReply}
@@ -225,6 +215,15 @@ func (p *Processor) apply(tx *store.Tx, m *store.Message, msg *parse.Message, ou
 			if len(out.Results) == 1 {
 				single = &id
 			}
+		}
+	}
+	if out.Disposition == store.DispReferral || out.Disposition == store.DispFollowUp {
+		attachTo := single
+		if out.FollowUp != nil {
+			attachTo = &out.FollowUp.ID
+		}
+		if err := storeAttachments(tx, m, msg, attachTo); err != nil {
+			return res, err
 		}
 	}
 	if out.Reply == "" {
@@ -394,9 +393,7 @@ func replyItem(rr Result) store.ReplyItem {
 	f := rr.Candidate.Fields
 	item := store.ReplyItem{Decision: rr.Decision, CaseID: f["partner_case_id"], Client: Initials(f["client_name"]),
 		Reason: rr.Reason, Missing: rr.Missing}
-	if rr.Candidate.Source != "body" && rr.Candidate.Source != "follow-up" {
-		item.Source = rr.Candidate.Source
-	}
+	item.Source = replySource(rr.Candidate.Source)
 	if rr.Decision == NeedsInfo {
 		item.Reason = ""
 	}

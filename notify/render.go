@@ -46,6 +46,9 @@ type View struct {
 	ContactBy string
 	// Form is the copy-ready referral template.
 	Form string
+	// NeedsInfo is true when an item needs more information (a batch reply
+	// then carries the template too).
+	NeedsInfo bool
 }
 
 // NewRenderer loads the embedded templates, then files of the same name from
@@ -159,6 +162,9 @@ func (r *Renderer) Render(o *store.OutMsg) (*Rendered, error) {
 	}
 	if len(reply.Items) > 0 {
 		v.Item = reply.Items[0]
+	}
+	for _, it := range reply.Items {
+		v.NeedsInfo = v.NeedsInfo || it.Decision == "needs-info"
 	}
 	if v.Item.Service == nil {
 		v.Item.Service = &store.ServiceInfo{}

@@ -10,7 +10,8 @@ import (
 // BenchmarkParse measures Parse on each test message (SPEC §10 wants the
 // whole intake at 5,000 messages/s; parsing must be a small part of that).
 func BenchmarkParse(b *testing.B) {
-	for _, name := range []string{"plain-accepted.eml", "outlook-table.eml", "quoted-thread.eml", "bounce-dsn.eml"} {
+	for _, name := range []string{"plain-accepted.eml", "outlook-table.eml", "quoted-thread.eml", "bounce-dsn.eml",
+		"attach-csv-batch.eml", "attach-xlsx.eml", "attach-pdf-form.eml", "attach-docx-form.eml"} {
 		raw, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			b.Fatal(err)

@@ -109,6 +109,12 @@ func (w *walker) decodeCharset(cs string, b []byte) string {
 	case "", "us-ascii", "ascii", "utf-8", "utf8", "unicode-1-1-utf-8", "x-unknown", "unknown-8bit", "unknown", "default":
 		return toUTF8(string(b))
 	}
+	if singleByteCharset(cs) && looksUTF8(b) {
+		// A wrong declaration: UTF-8 text labelled Latin-1 (or another
+		// single-byte charset) is common, and Latin-1 text is almost never
+		// valid UTF-8 with multi-byte sequences.
+		return string(b)
+	}
 	switch cs {
 	case "iso-8859-1", "iso8859-1", "iso_8859-1", "latin1", "latin-1", "l1", "cp819", "ibm819", "windows-1252", "cp1252":
 		// Mail labelled Latin-1 is written in windows-1252 (its curly
@@ -224,4 +230,100 @@ func unflow(s string, delsp bool) string {
 		out = append(out, cur.String())
 	}
 	return strings.Join(out, "\n")
+}
+
+// singleByteCharset tells the ISO 8859 and Windows code page charsets.
+func singleByteCharset(cs string) bool {
+	return strings.HasPrefix(cs, "iso-8859") || strings.HasPrefix(cs, "iso8859") || strings.HasPrefix(cs, "iso_8859") ||
+		strings.HasPrefix(cs, "windows-125") || strings.HasPrefix(cs, "cp125") || cs == "latin1" || cs == "latin-1"
+}
+
+// looksUTF8 is true for valid UTF-8 that has at least one multi-byte
+// sequence.
+func looksUTF8(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return utf8.Valid(b)
+		}
+	}
+	return false
+}
+
+// rfc2231Param reads parameter name of a header value by RFC 2231 when
+// mime.ParseMediaType could not (it knows only UTF-8 and US-ASCII, and gives
+// up on a whole header for one bad parameter): "name*=charset'lang'%XX" and
+// continuations "name*0*=...; name*1=...". "" when absent.
+func rfc2231Param(v, name string) string {
+	name = strings.ToLower(name)
+	parts := map[int]string{}
+	encoded := map[int]bool{}
+	plain := ""
+	for _, f := range strings.Split(v, ";") {
+		k, val, ok := strings.Cut(strings.TrimSpace(f), "=")
+		if !ok {
+			continue
+		}
+		k = strings.ToLower(strings.TrimSpace(k))
+		val = strings.Trim(strings.TrimSpace(val), "\"")
+		switch {
+		case k == name:
+			plain = val
+		case k == name+"*":
+			parts[0], encoded[0] = val, true
+		case strings.HasPrefix(k, name+"*"):
+			rest := strings.TrimPrefix(k, name+"*")
+			enc := strings.HasSuffix(rest, "*")
+			n := atoi(strings.TrimSuffix(rest, "*"))
+			if n >= 0 && n < 100 {
+				parts[n], encoded[n] = val, enc
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return plain
+	}
+	cs := ""
+	var raw []byte
+	for i := 0; i < 100; i++ {
+		p, ok := parts[i]
+		if !ok {
+			break
+		}
+		if encoded[i] {
+			if i == 0 {
+				if f := strings.SplitN(p, "'", 3); len(f) == 3 {
+					cs, p = f[0], f[2]
+				}
+			}
+			raw = append(raw, pctDecode(p)...)
+		} else {
+			raw = append(raw, p...)
+		}
+	}
+	cs = strings.ToLower(cs)
+	if cs == "" || cs == "utf-8" || cs == "us-ascii" {
+		return toUTF8(string(raw))
+	}
+	r, err := charset.Reader(cs, bytes.NewReader(raw))
+	if err != nil {
+		return toUTF8(string(raw))
+	}
+	out, err := io.ReadAll(io.LimitReader(r, 4*int64(len(raw))+16))
+	if err != nil {
+		return toUTF8(string(raw))
+	}
+	return strings.ToValidUTF8(string(out), "\uFFFD")
+}
+
+func pctDecode(s string) []byte {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			out = append(out, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		out = append(out, s[i])
+	}
+	return out
 }

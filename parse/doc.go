@@ -1,15 +1,19 @@
 // Package parse turns the raw bytes of one email into facts about the message
 // (sender, thread, machine-generated or not, authentication results) and zero
-// or more referral candidates read from its body.
+// or more referral candidates read from its body and attachments.
 //
 // It is pure: bytes in, values out. It never touches the network, the disk or
-// the database, never logs, and imports no other refdesk package. Triage (what
+// the database (pdfcpu's configuration directory is switched off in pdf.go,
+// excelize reads in memory), never logs, and imports no other refdesk package. Triage (what
 // to do with a candidate) belongs to package ingest.
 //
 // The pieces, in the order Parse uses them: message.go reads the header
 // leniently and the header facts; mime.go walks the MIME tree (choosing
-// between alternatives) and holds the seam where attachment readers plug in;
-// decode.go undoes transfer encodings and charsets; auto.go recognises
+// between alternatives) and hands every part that is not body text to
+// attach.go, which keeps its bytes, picks a reader (table.go: CSV and XLSX;
+// forms.go: JSON, DOCX, vCard; pdf.go: AcroForm fields and page text) within
+// the size, count, zip and time limits of Options, and merges the body's
+// candidate with the attachments' (merge); decode.go undoes transfer encodings and charsets; auto.go recognises
 // auto-replies, bounces and list mail; html.go renders HTML bodies as text;
 // quote.go strips quoted replies and signatures; labels.go reads
 // "Label: value" lines using the one alias table in fields.go; normalize.go

@@ -44,6 +44,15 @@ func Parse(r io.Reader, opt Options) (*Message, error) {
 	if opt.MaxPartBytes <= 0 {
 		opt.MaxPartBytes = defaultMaxPartBytes
 	}
+	if opt.MaxAttachments <= 0 {
+		opt.MaxAttachments = defaultMaxAttachments
+	}
+	if opt.MaxAttachmentBytes <= 0 {
+		opt.MaxAttachmentBytes = defaultMaxAttachmentBytes
+	}
+	if opt.MaxUnzippedBytes <= 0 {
+		opt.MaxUnzippedBytes = defaultMaxUnzippedBytes
+	}
 	if opt.CountryCode == "" {
 		opt.CountryCode = "1"
 	}
@@ -84,13 +93,13 @@ func Parse(r io.Reader, opt Options) (*Message, error) {
 	}
 
 	classify(m, h, w)
+	if w.limit != "" && m.Auto == "" {
+		return nil, &LimitError{Reason: w.limit}
+	}
 
 	text := stripQuoted(body.text, isForward(m.Subject))
 	c := parseText(text, opt, aliases)
-	if len(c.Fields) > 0 {
-		m.Candidates = append(m.Candidates, c)
-	}
-	m.Candidates = append(m.Candidates, w.found...)
+	m.Candidates = append(m.Candidates, merge(c, w.found, w.notes)...)
 	m.Text = maskText(text)
 	m.Subject, _ = maskDigits(m.Subject, false)
 	return m, nil

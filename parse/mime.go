@@ -26,7 +26,10 @@ type walker struct {
 	originalIDs    []string // Message-IDs of attached messages and rfc822-headers parts
 	inlineIDs      []string // "Message-ID:" lines in body text (inline copies of a bounced message)
 
-	found []Candidate // candidates read from attachments
+	found   []Candidate // candidates read from attachments
+	notes   []string    // notes about attachments that could not be read
+	nattach int         // attachments met
+	limit   string      // the first attachment limit gone over, if any
 }
 
 // bodyText is the readable text of one part or subtree.
@@ -47,16 +50,6 @@ type attachmentPart struct {
 	Encoding string
 }
 
-// attachment is the seam where attachment readers plug in (SPEC §4: CSV and
-// XLSX rows, PDF and DOCX forms, JSON, plain text, vCard, a forwarded
-// message/rfc822 whose body is a referral). It is called once for every part
-// that is not body text and returns the candidates found in it, each with a
-// Source such as "attachment clients.csv row 3". Attachments are not read
-// yet, so it finds none; reads must stay within w.opt.MaxPartBytes.
-func (w *walker) attachment(a attachmentPart) ([]Candidate, error) {
-	return nil, nil
-}
-
 func (w *walker) problem(format string, args ...any) {
 	if len(w.msg.Problems) < maxProblems {
 		w.msg.Problems = append(w.msg.Problems, fmt.Sprintf(format, args...))
@@ -70,6 +63,9 @@ func (w *walker) walk(h textproto.Header, body io.Reader, depth int) (bodyText, 
 
 func (w *walker) entity(h textproto.Header, body io.Reader, depth int, defaultType string) (bodyText, error) {
 	w.parts++
+	if err := w.checkDeadline(); err != nil {
+		return bodyText{}, err
+	}
 	if w.parts > w.opt.MaxParts {
 		return bodyText{}, &LimitError{Reason: fmt.Sprintf("more than %d MIME parts", w.opt.MaxParts)}
 	}
@@ -82,6 +78,12 @@ func (w *walker) entity(h textproto.Header, body io.Reader, depth int, defaultTy
 	filename := decodeHeader(dparams["filename"])
 	if filename == "" {
 		filename = decodeHeader(params["name"])
+	}
+	if filename == "" && strings.Contains(strings.ToLower(h.Get("Content-Disposition")), "filename") {
+		filename = decodeHeader(rfc2231Param(h.Get("Content-Disposition"), "filename"))
+	}
+	if filename == "" && strings.Contains(strings.ToLower(h.Get("Content-Type")), "name") {
+		filename = decodeHeader(rfc2231Param(h.Get("Content-Type"), "name"))
 	}
 	enc := transferEncoding(h)
 
@@ -102,7 +104,7 @@ func (w *walker) entity(h textproto.Header, body io.Reader, depth int, defaultTy
 		}
 		w.addOriginal(head)
 		return bodyText{}, w.attach(attachmentPart{Header: h, MediaType: mt, Params: params, Filename: filename,
-			Body: io.MultiReader(bytes.NewReader(rest), body), Encoding: enc})
+			Body: io.MultiReader(bytes.NewReader(rest), body), Encoding: enc}, depth)
 	case mt == "text/rfc822-headers" || mt == "text/rfc822-header":
 		head, _, err := w.embeddedHeader(body, enc)
 		if err != nil {
@@ -113,11 +115,14 @@ func (w *walker) entity(h textproto.Header, body io.Reader, depth int, defaultTy
 	case (mt == "text/plain" || mt == "text/html") && disp != "attachment" && filename == "":
 		return w.text(body, enc, params, mt == "text/html")
 	}
-	return bodyText{}, w.attach(attachmentPart{Header: h, MediaType: mt, Params: params, Filename: filename, Body: body, Encoding: enc})
+	return bodyText{}, w.attach(attachmentPart{Header: h, MediaType: mt, Params: params, Filename: filename, Body: body, Encoding: enc}, depth)
 }
 
-func (w *walker) attach(a attachmentPart) error {
-	cs, err := w.attachment(a)
+func (w *walker) attach(a attachmentPart, depth int) error {
+	if w.limit != "" {
+		return nil // over a limit already: the rest is not read
+	}
+	cs, err := w.attachment(a, depth)
 	w.found = append(w.found, cs...)
 	return err
 }

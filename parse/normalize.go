@@ -34,7 +34,11 @@ func Normalize(field, value string, opt Options) (string, string) {
 	}
 	switch field {
 	case "client_phone", "referrer_phone":
-		v = NormalizePhone(v, opt.CountryCode)
+		// Digits only, unless that would read as an SSN or account number
+		// (a nine-digit national number): then as written.
+		if p := NormalizePhone(v, opt.CountryCode); !looksSensitive(p) {
+			v = p
+		}
 	case "client_email":
 		v = NormalizeEmail(v)
 	case "consent", "crisis", "share_outcomes":

@@ -118,7 +118,10 @@ func maskDigits(s string, zip9 bool) (string, sensitive) {
 	var b strings.Builder
 	last := 0
 	for i := 0; i < len(s); {
-		if !isDigit(s[i]) || i > 0 && isWordByte(s[i-1]) {
+		if !isDigit(s[i]) || i > 0 && (isWordByte(s[i-1]) || s[i-1] == '+') {
+			// A run glued to a word is not a number of its own; one after
+			// "+" is an international phone number (E.164), never an SSN
+			// or account number.
 			i++
 			continue
 		}
@@ -207,3 +210,8 @@ func numberKind(lens []int, zip9 bool) sensitive {
 func isDigit(b byte) bool { return b >= '0' && b <= '9' }
 
 func isWordByte(b byte) bool { return isAlnumByte(b) || b == '_' }
+
+func looksSensitive(s string) bool {
+	_, k := maskDigits(s, false)
+	return k != notSensitive
+}

@@ -21,6 +21,18 @@ type Options struct {
 	// *LimitError.
 	MaxParts     int
 	MaxPartBytes int64
+	// MaxAttachments caps the attachments (parts that are not body text) of
+	// one message (default 20); MaxAttachmentBytes caps one attachment's
+	// decoded size (default 10 MB); MaxUnzippedBytes caps what one XLSX or
+	// DOCX (a zip) or one PDF's streams may decompress to (default 50 MB).
+	// Going over any of them is a *LimitError.
+	MaxAttachments     int
+	MaxAttachmentBytes int64
+	MaxUnzippedBytes   int64
+	// Deadline, when set, is when parsing gives up with a *LimitError. Parse
+	// compares it with the clock between parts, rows and pages; it does no
+	// other I/O for it.
+	Deadline time.Time
 	// Now is the reference date for two-digit birth years (a date of birth is
 	// never in the future). When zero, Parse uses the message's Date header
 	// and Normalize uses the current time.
@@ -69,8 +81,13 @@ type Message struct {
 	// Text is the body text the referral fields were read from, after quoted
 	// replies and signatures were stripped.
 	Text string `json:"-"`
-	// Candidates are the referrals found: zero or more.
+	// Candidates are the referrals found: zero or more. When attachments
+	// carry referrals, each attachment candidate has the body's referrer and
+	// notes merged in and the body alone is not a candidate (see merge).
 	Candidates []Candidate `json:"candidates"`
+	// Attachments are the message's parts that are not body text, in order,
+	// with their decoded bytes, so that intake can keep them.
+	Attachments []Attachment `json:"attachments,omitempty"`
 	// Problems are non-fatal troubles met while parsing (an unknown charset,
 	// a malformed part); the message is still usable.
 	Problems []string `json:"problems,omitempty"`
@@ -86,6 +103,23 @@ type Candidate struct {
 	Extra map[string]string `json:"extra,omitempty"`
 	// Notes are remarks for the record, e.g. that an SSN-like value was removed.
 	Notes []string `json:"notes,omitempty"`
+}
+
+// Attachment is one part of a message that is not body text: a file, a
+// forwarded message, an inline image.
+type Attachment struct {
+	// Filename is the decoded file name (RFC 2047, RFC 2231) as the sender
+	// wrote it: never use it as a path. "" when the part has none.
+	Filename    string `json:"filename"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"` // of Data
+	// Data is the decoded content (transfer encoding undone).
+	Data []byte `json:"-"`
+	// Candidates is how many referral candidates were read from it.
+	Candidates int `json:"candidates"`
+	// Problem says why a file that should hold referral data could not be
+	// read; "" when it was read or is not meant to be (an image).
+	Problem string `json:"problem,omitempty"`
 }
 
 // LimitError reports a message over one of the Options limits; the caller

@@ -122,3 +122,18 @@ WHERE referral_id = ?
    OR inbound_id IN (SELECT message_id FROM referrals WHERE id = ?
                      UNION SELECT message_id FROM events WHERE referral_id = ? AND message_id IS NOT NULL)
 ORDER BY id;
+
+-- name: attachment_insert
+INSERT INTO attachments (message_id, referral_id, filename, content_type, size, sha256, candidates, problem, data, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+RETURNING id;
+
+-- name: attachments_for_referral
+SELECT id, message_id, referral_id, filename, content_type, size, sha256, candidates, problem, created_at
+FROM attachments
+WHERE referral_id = ?
+   OR (referral_id IS NULL AND message_id = (SELECT message_id FROM referrals WHERE id = ?))
+ORDER BY id;
+
+-- name: attachment_data
+SELECT data FROM attachments WHERE id = ?;

@@ -20,7 +20,7 @@ type ReplyItem struct {
 	Decision string       `json:"decision"` // accepted | redirected | needs-info | waitlisted | duplicate
 	CaseID   string       `json:"case_id,omitempty"`
 	Client   string       `json:"client,omitempty"` // first name and last initial only
-	Source   string       `json:"source,omitempty"` // e.g. "clients.csv row 3"; "" for the body
+	Source   string       `json:"source,omitempty"` // the row of a batch file, e.g. "row 3"; "" otherwise
 	Reason   string       `json:"reason,omitempty"`
 	Missing  []string     `json:"missing,omitempty"` // field names; "contact" = phone or email
 	Service  *ServiceInfo `json:"service,omitempty"`

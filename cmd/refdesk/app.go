@@ -51,6 +51,7 @@ Start with:  refdesk demo`,
 		a.serveCmd(), a.demoCmd(), a.checkCmd(), a.parseCmd(),
 		a.listCmd(), a.showCmd(), a.updateCmd(), a.noteCmd(),
 		a.heldCmd(), a.releaseCmd(), a.discardCmd(), a.outboxCmd(), a.retryCmd(),
+		a.fieldsCmd(), a.templateCmd(),
 	)
 	return root
 }

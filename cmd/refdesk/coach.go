@@ -34,6 +34,18 @@ type referralJSON struct {
 	Events        []eventJSON       `json:"events,omitempty"`
 	Messages      []messageJSON     `json:"messages,omitempty"`
 	Replies       []outJSON         `json:"replies,omitempty"`
+	Attachments   []attachmentJSON  `json:"attachments,omitempty"`
+}
+
+type attachmentJSON struct {
+	ID          string `json:"id"`
+	Message     string `json:"message"`
+	Filename    string `json:"filename"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"`
+	Candidates  int    `json:"candidates"`
+	Problem     string `json:"problem,omitempty"`
 }
 
 type eventJSON struct {
@@ -147,10 +159,14 @@ func (a *app) listCmd() *cobra.Command {
 }
 
 func (a *app) showCmd() *cobra.Command {
-	return a.addJSON(&cobra.Command{
+	var saveDir string
+	c := &cobra.Command{
 		Use:   "show ID",
-		Short: "Show one referral: fields, messages, events, replies",
-		Args:  cobra.ExactArgs(1),
+		Short: "Show one referral: fields, messages, attachments, events, replies",
+		Long: `Show one referral: fields, messages, attachments, events and replies.
+--save-attachments DIR writes the referral's attachments into DIR (created
+0700 if missing) as 0600 files with safe names: never a path from the email.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := store.ParseRef(args[0])
 			if err != nil {
@@ -192,13 +208,27 @@ func (a *app) showCmd() *cobra.Command {
 			for i := range outs {
 				v.Replies = append(v.Replies, outToJSON(&outs[i]))
 			}
+			atts, err := st.AttachmentsForReferral(ctx, id)
+			if err != nil {
+				return err
+			}
+			for _, at := range atts {
+				v.Attachments = append(v.Attachments, attachmentJSON{ID: at.Ref(), Message: "M-" + strconv.FormatInt(at.MessageID, 10),
+					Filename: at.Filename, ContentType: at.ContentType, Size: at.Size, SHA256: at.SHA256,
+					Candidates: at.Candidates, Problem: at.Problem})
+			}
+			if saveDir != "" {
+				return a.saveAttachments(ctx, st, atts, saveDir)
+			}
 			if a.jsonOut {
 				return a.printJSON(v)
 			}
 			a.printReferral(v, cfg.Location)
 			return nil
 		},
-	})
+	}
+	c.Flags().StringVar(&saveDir, "save-attachments", "", "write the referral's attachments into this directory")
+	return a.addJSON(c)
 }
 
 func (a *app) printReferral(v referralJSON, loc *time.Location) {
@@ -229,6 +259,18 @@ func (a *app) printReferral(v referralJSON, loc *time.Location) {
 	}
 	for _, n := range v.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	if len(v.Attachments) > 0 {
+		fmt.Fprintln(w, "\nattachments:")
+		rows := [][]string{}
+		for _, at := range v.Attachments {
+			what := fmt.Sprintf("%d referral(s)", at.Candidates)
+			if at.Problem != "" {
+				what = "not readable: " + at.Problem
+			}
+			rows = append(rows, []string{at.ID, at.Filename, at.ContentType, byteSize(at.Size), what})
+		}
+		a.tableIndent("  ", []string{"ID", "FILE", "TYPE", "SIZE", "READ"}, rows)
 	}
 	fmt.Fprintln(w, "\ntimeline:")
 	rows := [][]string{}

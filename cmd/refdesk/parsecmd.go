@@ -73,6 +73,13 @@ func (a *app) printDryRun(r *ingest.DryRun) {
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "problem:     %s\n", p)
 	}
+	for _, at := range r.Attachments {
+		what := fmt.Sprintf("%d referral(s)", at.Candidates)
+		if at.Problem != "" {
+			what = "not readable: " + at.Problem
+		}
+		fmt.Fprintf(w, "attachment:  %s (%s, %d bytes): %s\n", at.Filename, at.ContentType, at.Size, what)
+	}
 	for i, ref := range r.Referrals {
 		fmt.Fprintf(w, "\nreferral %d (%s): %s\n", i+1, ref.Source, ref.Decision)
 		if ref.Rule != "" {

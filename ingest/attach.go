@@ -1,0 +1,86 @@
+package ingest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"refdesk/parse"
+	"refdesk/store"
+)
+
+// defaultParseTimeout applies when the config gives none.
+const defaultParseTimeout = 10 * time.Second
+
+// safeParse parses raw within timeout (config intake.parse_timeout). Parse
+// itself checks the deadline between parts, rows and pages and stops with a
+// *parse.LimitError; should a library call inside it not come back, the
+// message is given up here a second after the deadline, so intake never
+// hangs (the parse goroutine then ends on its own: every reader is bounded
+// by the size limits, and its result channel is buffered). A panic (a parser
+// bug) becomes an error, so one bad message is quarantined instead of
+// stopping intake.
+func safeParse(raw []byte, opt parse.Options, timeout time.Duration) (*parse.Message, error) {
+	if timeout <= 0 {
+		timeout = defaultParseTimeout
+	}
+	opt.Deadline = time.Now().Add(timeout)
+	type result struct {
+		msg *parse.Message
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				done <- result{err: fmt.Errorf("parser failure: %v", r)}
+			}
+		}()
+		msg, err := parse.Parse(bytes.NewReader(raw), opt)
+		done <- result{msg, err}
+	}()
+	t := time.NewTimer(timeout + time.Second)
+	defer t.Stop()
+	select {
+	case r := <-done:
+		return r.msg, r.err
+	case <-t.C:
+		return nil, &parse.LimitError{Reason: fmt.Sprintf("parsing took longer than %s", timeout)}
+	}
+}
+
+// quarantineReason says why a message could not be parsed.
+func quarantineReason(err error) string {
+	var le *parse.LimitError
+	if errors.As(err, &le) {
+		return "over a limit: " + le.Reason
+	}
+	return "unparseable: " + err.Error()
+}
+
+// storeAttachments keeps msg's attachments with stored message m, in the
+// intake transaction. referral is the one referral the message made or
+// followed up, or nil for a batch (each of its referrals finds them through
+// the message).
+func storeAttachments(tx *store.Tx, m *store.Message, msg *parse.Message, referral *int64) error {
+	for _, a := range msg.Attachments {
+		sa := &store.Attachment{MessageID: m.ID, ReferralID: referral, Filename: a.Filename, ContentType: a.ContentType,
+			Candidates: a.Candidates, Problem: a.Problem, Data: a.Data}
+		if err := tx.InsertAttachment(sa); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var rowSource = regexp.MustCompile(`\b(?:row|item) \d+$`)
+
+// replySource is what a reply may say about where a referral came from:
+// "row 3" of a batch file, so the caseworker can find it. The file and
+// sheet names are left out: caseworkers name files after clients
+// ("Whitfield, Dana.pdf") and a reply names no one in full (SPEC §6).
+func replySource(source string) string {
+	return rowSource.FindString(source)
+}
