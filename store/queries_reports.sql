@@ -1,0 +1,67 @@
+-- Named queries for outcomes, partner reports, the coach digest and stats.
+-- Referrals are read through the referral_facts view (migration 3), which
+-- leaves out every referral entered in error. Outcome dates are YYYY-MM-DD
+-- in program time and compare as text.
+
+-- name: outcome_insert
+INSERT INTO outcomes (referral_id, kind, amount_cents, points, text, date, by, note, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+RETURNING id;
+
+-- name: outcomes_for
+SELECT * FROM outcomes WHERE referral_id = ? ORDER BY date, id;
+
+-- name: facts_partner
+-- A partner's referrals received before the end of the month and: since the
+-- start of the grant period (or the month), or still open, or with a status
+-- change or outcome in the month.
+SELECT * FROM referral_facts
+WHERE partner_id = ? AND received_at < ?
+  AND (received_at >= ?
+    OR status IN ('needs-info', 'accepted', 'waitlisted', 'scheduled', 'no-show', 'enrolled')
+    OR id IN (SELECT referral_id FROM events WHERE at >= ? AND at < ?)
+    OR id IN (SELECT referral_id FROM outcomes WHERE date >= ? AND date < ?))
+ORDER BY received_at, id;
+
+-- name: facts_period
+-- Referrals received in a period, and every referral whose client is or was
+-- in coaching (the grant target and outcome denominators).
+SELECT * FROM referral_facts
+WHERE (received_at >= ? AND received_at < ?) OR status IN ('enrolled', 'completed', 'disengaged')
+ORDER BY received_at, id;
+
+-- name: facts_created
+SELECT * FROM referral_facts WHERE created_at >= ? AND created_at < ? ORDER BY id;
+
+-- name: facts_waiting
+-- Referrals waiting on us or on the referrer: accepted with no contact yet,
+-- and needs-info.
+SELECT * FROM referral_facts
+WHERE (status = 'accepted' AND first_contact_at IS NULL) OR status = 'needs-info'
+ORDER BY received_at, id;
+
+-- name: status_changes_partner
+SELECT e.referral_id, e.at, e.from_status, e.to_status
+FROM events e JOIN referrals r ON r.id = e.referral_id
+WHERE r.partner_id = ? AND r.status <> 'entered-in-error' AND e.kind = 'status' AND e.at >= ? AND e.at < ?
+ORDER BY e.at, e.id;
+
+-- name: outcomes_partner
+SELECT o.* FROM outcomes o JOIN referrals r ON r.id = o.referral_id
+WHERE r.partner_id = ? AND r.status <> 'entered-in-error' AND o.date >= ? AND o.date < ?
+ORDER BY o.date, o.id;
+
+-- name: outcomes_period
+SELECT o.* FROM outcomes o JOIN referrals r ON r.id = o.referral_id
+WHERE r.status <> 'entered-in-error' AND o.date >= ? AND o.date < ?
+ORDER BY o.date, o.id;
+
+-- name: partner_has_referrals
+SELECT EXISTS (SELECT 1 FROM referrals WHERE partner_id = ? AND received_at < ? AND status <> 'entered-in-error');
+
+-- name: outbox_by_dedupe
+SELECT * FROM outbox WHERE dedupe_key = ?;
+
+-- name: outbox_dedupe_count
+-- Rows whose dedupe key starts with a prefix ("report/p/2026-10/").
+SELECT count(*) FROM outbox WHERE substr(dedupe_key, 1, ?) = ?;
