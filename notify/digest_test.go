@@ -98,3 +98,40 @@ func TestDigestSectionsAndPrivacy(t *testing.T) {
 		t.Errorf("a second digest for the same day was queued")
 	}
 }
+
+func TestQuietDigestIsNotSent(t *testing.T) {
+	w := newWorld(t, chicago(2026, 10, 26, 10, 0))
+	now := chicago(2026, 10, 30, 8, 0)
+	res, err := notify.QueueDigest(context.Background(), w.cfg, w.st, now, now)
+	if err != nil || res.Added || !res.Quiet {
+		t.Fatalf("quiet digest: %+v, %v", res, err)
+	}
+	// The scheduler does not look again that day (something that turns up
+	// at noon waits for tomorrow's digest); a restart looks once more.
+	var clock time.Time
+	s := w.scheduler(&clock)
+	restarted := w.scheduler(&clock)
+	for _, c := range []struct {
+		s    *notify.Scheduler
+		at   time.Time
+		keys []string
+	}{
+		{s, chicago(2026, 10, 30, 8, 0), nil},
+		{s, chicago(2026, 10, 30, 12, 0), nil},
+		{restarted, chicago(2026, 10, 30, 12, 0), []string{"digest/2026-10-30"}},
+		{s, chicago(2026, 10, 31, 8, 0), []string{"digest/2026-10-30", "digest/2026-10-31"}},
+	} {
+		if c.at.Hour() == 12 && w.uid == 0 {
+			// Five days waiting for information: something to tell.
+			w.now = chicago(2026, 10, 25, 9, 0)
+			w.refer("northside-housing", terry, "needs-info", func(r *store.Referral) { r.Missing = store.List{"consent"} })
+		}
+		clock = c.at
+		if _, err := c.s.Tick(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := w.queued(); !equal(got, c.keys) {
+			t.Errorf("at %s: %v, want %v", c.at, got, c.keys)
+		}
+	}
+}

@@ -194,10 +194,10 @@ func BuildReport(ctx context.Context, cfg *configs.Config, src ReportSource, p *
 		return a.N > b.N || a.N == b.N && a.Reason < b.Reason
 	})
 	if m := store.ReplyTime(monthRows); m.N > 0 {
-		rep.ReplyTime, rep.ReplyN = humanDuration(m.Median), m.N
+		rep.ReplyTime, rep.ReplyN = HumanDuration(m.Median), m.N
 	}
 	if m := store.ContactTime(monthRows); m.N > 0 {
-		rep.ContactTime, rep.ContactN = humanDuration(m.Median), m.N
+		rep.ContactTime, rep.ContactN = HumanDuration(m.Median), m.N
 	}
 
 	changes := map[string]int{}
@@ -373,9 +373,9 @@ func ShortName(name string) string {
 	return parts[0] + " " + strings.ToUpper(string(last[0])) + "."
 }
 
-// humanDuration says a duration the way people do: "under a minute",
+// HumanDuration says a duration the way people do: "under a minute",
 // "14 minutes", "3.5 hours", "2.1 days".
-func humanDuration(d time.Duration) string {
+func HumanDuration(d time.Duration) string {
 	switch {
 	case d < time.Minute:
 		return "under a minute"

@@ -30,6 +30,7 @@ type Queued struct {
 	Out      *store.OutMsg // the row queued, or the one already there
 	Added    bool          // false: a row with Key was there already (Out)
 	Skipped  string        // why nothing was queued ("" if something was)
+	Quiet    bool          // a digest with nothing in it: not queued
 	Snapshot any           // the *Report or *Digest built (nil if none was)
 }
 
@@ -108,7 +109,9 @@ func QueueReport(ctx context.Context, cfg *configs.Config, q Queue, p *configs.P
 }
 
 // QueueDigest builds the digest of day and puts it in the outbox under
-// DigestKey, once.
+// DigestKey, once. A digest with nothing that needs attention is not
+// queued at all (Quiet): an empty digest every day teaches coaches to stop
+// reading it, and the outbox holds only mail that goes out.
 func QueueDigest(ctx context.Context, cfg *configs.Config, q Queue, day, now time.Time) (*Queued, error) {
 	if len(cfg.Program.Coaches) == 0 {
 		return &Queued{Skipped: "no program.coaches"}, nil
@@ -130,6 +133,10 @@ func QueueDigest(ctx context.Context, cfg *configs.Config, q Queue, day, now tim
 	o, err := outRow(cfg, "coach-digest", res.Key, cfg.Program.Coaches, g)
 	if err != nil {
 		return nil, err
+	}
+	if g.Quiet() {
+		res.Quiet, res.Skipped = true, "nothing needs attention"
+		return res, nil
 	}
 	if res.Added, err = q.EnqueueOnce(ctx, o); err != nil {
 		return nil, err
@@ -194,6 +201,11 @@ type Scheduler struct {
 	// Recheck bounds a sleep, so a wall clock that jumps (a suspended
 	// machine, a corrected clock) is noticed.
 	Recheck time.Duration
+
+	// quietDay is the day whose digest this scheduler found with nothing
+	// in it: it is not looked at again that day (a digest comes at its
+	// hour, it is not an alarm that goes off when something turns up).
+	quietDay string
 }
 
 // NewScheduler makes a scheduler; Run starts it.
@@ -235,15 +247,20 @@ func (s *Scheduler) Tick(ctx context.Context) (time.Time, error) {
 	// (Noon stands for the day: midnight does not exist everywhere.)
 	today := time.Date(now.Year(), now.Month(), now.Day(), 12, 0, 0, 0, loc)
 	nextDigest := DigestDue(s.cfg, today)
-	if !now.Before(nextDigest) {
+	if day := today.Format(time.DateOnly); !now.Before(nextDigest) {
 		nextDigest = DigestDue(s.cfg, today.AddDate(0, 0, 1))
-		res, err := QueueDigest(ctx, s.cfg, s.q, today, now)
-		switch {
-		case err != nil:
-			errs = append(errs, fmt.Errorf("digest %s: %w", today.Format(time.DateOnly), err))
-		case res.Added:
-			queued = true
-			s.log.Info("digest queued", "key", res.Key, "out", res.Out.Ref())
+		if s.quietDay != day {
+			res, err := QueueDigest(ctx, s.cfg, s.q, today, now)
+			switch {
+			case err != nil:
+				errs = append(errs, fmt.Errorf("digest %s: %w", day, err))
+			case res.Quiet:
+				s.quietDay = day
+				s.log.Info("digest not sent: nothing needs attention", "key", res.Key)
+			case res.Added:
+				queued = true
+				s.log.Info("digest queued", "key", res.Key, "out", res.Out.Ref())
+			}
 		}
 	}
 

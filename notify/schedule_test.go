@@ -164,11 +164,11 @@ func TestTwoSchedulersOnOneDatabaseQueueOneReport(t *testing.T) {
 	w.refer("westside-workforce", west, "accepted", nil)
 	other := newWorldAt(t, path, w.now) // a second process: its own connection pool
 	clock := chicago(2026, 11, 1, 8, 0)
-	a, b := w.scheduler(&clock), other.scheduler(&clock)
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
 	for i := 0; i < 10; i++ {
-		for _, s := range []*notify.Scheduler{a, b} {
+		// Ten daemons on each of two connection pools, all at 08:00.
+		for _, s := range []*notify.Scheduler{w.scheduler(&clock), other.scheduler(&clock)} {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()

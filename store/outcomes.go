@@ -207,3 +207,16 @@ func FormatCents(c int64) string {
 	}
 	return fmt.Sprintf("%s$%s.%02d", sign, b.String(), c%100)
 }
+
+// AllOutcomes returns every outcome by referral (for the export).
+func (s *Store) AllOutcomes(ctx context.Context) (map[int64][]Outcome, error) {
+	var all []Outcome
+	if err := s.q("outcomes_all").SelectContext(ctx, &all); err != nil {
+		return nil, fmt.Errorf("store: outcomes: %w", err)
+	}
+	out := map[int64][]Outcome{}
+	for _, o := range all {
+		out[o.ReferralID] = append(out[o.ReferralID], o)
+	}
+	return out, nil
+}

@@ -65,3 +65,6 @@ SELECT * FROM outbox WHERE dedupe_key = ?;
 -- name: outbox_dedupe_count
 -- Rows whose dedupe key starts with a prefix ("report/p/2026-10/").
 SELECT count(*) FROM outbox WHERE substr(dedupe_key, 1, ?) = ?;
+
+-- name: outcomes_all
+SELECT * FROM outcomes ORDER BY referral_id, date, id;

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"sort"
 	"strings"
@@ -103,8 +104,16 @@ func clientKeys(r Facts) []string {
 
 // Median is the middle of some measured durations.
 type Median struct {
-	Median time.Duration `json:"median_seconds"`
-	N      int           `json:"n"` // how many were measured
+	Median time.Duration
+	N      int // how many were measured
+}
+
+// MarshalJSON writes {"median_seconds": 90, "n": 4}.
+func (m Median) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Seconds float64 `json:"median_seconds"`
+		N       int     `json:"n"`
+	}{m.Median.Seconds(), m.N})
 }
 
 func median(ds []time.Duration) Median {

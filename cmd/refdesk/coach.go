@@ -32,6 +32,7 @@ type referralJSON struct {
 	FirstContact  string            `json:"first_contact_at,omitempty"`
 	ClosedAt      string            `json:"closed_at,omitempty"`
 	Events        []eventJSON       `json:"events,omitempty"`
+	Outcomes      []outcomeJSON     `json:"outcomes,omitempty"`
 	Messages      []messageJSON     `json:"messages,omitempty"`
 	Replies       []outJSON         `json:"replies,omitempty"`
 }
@@ -149,7 +150,7 @@ func (a *app) listCmd() *cobra.Command {
 func (a *app) showCmd() *cobra.Command {
 	return a.addJSON(&cobra.Command{
 		Use:   "show ID",
-		Short: "Show one referral: fields, messages, events, replies",
+		Short: "Show one referral: fields, messages, events, outcomes, replies",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := store.ParseRef(args[0])
@@ -178,7 +179,14 @@ func (a *app) showCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			outcomes, err := st.Outcomes(ctx, id)
+			if err != nil {
+				return err
+			}
 			v := toJSON(r)
+			for i := range outcomes {
+				v.Outcomes = append(v.Outcomes, outcomeToJSON(&outcomes[i]))
+			}
 			for _, e := range events {
 				ej := eventJSON{At: rfc3339(e.At), By: e.By, Kind: e.Kind, From: e.FromStatus, To: e.ToStatus, Note: e.Note, Forced: e.Forced}
 				if e.MessageID != nil {
@@ -229,6 +237,23 @@ func (a *app) printReferral(v referralJSON, loc *time.Location) {
 	}
 	for _, n := range v.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	if len(v.Outcomes) > 0 {
+		fmt.Fprintln(w, "\noutcomes:")
+		rows := [][]string{}
+		for _, o := range v.Outcomes {
+			what := o.Kind
+			switch {
+			case o.AmountCents != nil:
+				what += " " + store.FormatCents(*o.AmountCents)
+			case o.Points != nil:
+				what += fmt.Sprintf(" %+d points", *o.Points)
+			case o.Text != "":
+				what += ": " + o.Text
+			}
+			rows = append(rows, []string{o.Date, o.By, what, o.Note})
+		}
+		a.tableIndent("  ", []string{"DATE", "WHO", "OUTCOME", "NOTE"}, rows)
 	}
 	fmt.Fprintln(w, "\ntimeline:")
 	rows := [][]string{}
