@@ -133,7 +133,10 @@ func BuildReport(ctx context.Context, cfg *configs.Config, src ReportSource, p *
 	grantStart, grantEnd := cfg.Grant.StartIn(loc), cfg.Grant.EndIn(loc)
 	q := store.PartnerQuery{Partner: p.ID, From: from, To: to}
 	if !grantStart.IsZero() && grantStart.Before(to) {
-		q.Since = grantStart
+		q.Since, q.Until = grantStart, to
+		if !grantEnd.IsZero() && grantEnd.Before(to) {
+			q.Until = grantEnd
+		}
 	}
 	d, err := src.PartnerData(ctx, q)
 	if err != nil {
@@ -219,24 +222,8 @@ func BuildReport(ctx context.Context, cfg *configs.Config, src ReportSource, p *
 	rep.Outcomes = orderedCounts(monthOutcomes, store.OutcomeKinds, nil)
 
 	if !q.Since.IsZero() {
-		through := to
-		if !grantEnd.IsZero() && grantEnd.Before(through) {
-			through = grantEnd
-		}
-		var ytd []store.Facts
-		for _, r := range d.Referrals {
-			if !r.ReceivedAt.Before(q.Since) && r.ReceivedAt.Before(through) {
-				ytd = append(ytd, r)
-			}
-		}
-		n := 0
-		for _, o := range d.Outcomes {
-			if o.Date >= q.Since.Format(time.DateOnly) && o.Date < through.Format(time.DateOnly) {
-				n++
-			}
-		}
 		rep.YTD = &YTD{Grant: cfg.Grant.Name, Since: q.Since.Format(time.DateOnly),
-			Through: through.AddDate(0, 0, -1).Format(time.DateOnly), Funnel: store.CountFunnel(ytd), Outcomes: n}
+			Through: q.Until.AddDate(0, 0, -1).Format(time.DateOnly), Funnel: d.Period, Outcomes: d.PeriodOutcomes}
 	}
 
 	// Lines: this month's referrals, their open ones, and any with news

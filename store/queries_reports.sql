@@ -12,9 +12,8 @@ RETURNING id;
 SELECT * FROM outcomes WHERE referral_id = ? ORDER BY date, id;
 
 -- name: facts_partner
--- A partner's referrals received before the end of the month and: since the
--- start of the grant period (or the month), or still open, or with a status
--- change or outcome in the month.
+-- A partner's referrals received before the end of the month and: in the
+-- month, or still open, or with a status change or outcome in the month.
 SELECT * FROM referral_facts
 WHERE partner_id = ? AND received_at < ?
   AND (received_at >= ?
@@ -23,12 +22,47 @@ WHERE partner_id = ? AND received_at < ?
     OR id IN (SELECT referral_id FROM outcomes WHERE date >= ? AND date < ?))
 ORDER BY received_at, id;
 
--- name: facts_period
--- Referrals received in a period, and every referral whose client is or was
--- in coaching (the grant target and outcome denominators).
-SELECT * FROM referral_facts
-WHERE (received_at >= ? AND received_at < ?) OR status IN ('enrolled', 'completed', 'disengaged')
-ORDER BY received_at, id;
+-- name: funnel_partner
+-- The funnel of a partner's referrals received in [?, ?), counted in the
+-- database (store.CountFunnel counts the same in Go).
+SELECT count(*) AS received,
+       coalesce(sum(accepted_at IS NOT NULL), 0) AS accepted,
+       coalesce(sum(accepted_at IS NULL AND waitlisted_at IS NOT NULL), 0) AS waitlisted,
+       coalesce(sum(status IN ('enrolled', 'completed', 'disengaged')), 0) AS enrolled,
+       coalesce(sum(status = 'redirected'), 0) AS redirected,
+       coalesce(sum(status = 'needs-info'), 0) AS needs_info
+FROM referral_facts
+WHERE partner_id = ? AND received_at >= ? AND received_at < ?;
+
+-- name: funnel_by_partner
+SELECT partner_id,
+       count(*) AS received,
+       coalesce(sum(accepted_at IS NOT NULL), 0) AS accepted,
+       coalesce(sum(accepted_at IS NULL AND waitlisted_at IS NOT NULL), 0) AS waitlisted,
+       coalesce(sum(status IN ('enrolled', 'completed', 'disengaged')), 0) AS enrolled,
+       coalesce(sum(status = 'redirected'), 0) AS redirected,
+       coalesce(sum(status = 'needs-info'), 0) AS needs_info
+FROM referral_facts
+WHERE received_at >= ? AND received_at < ?
+GROUP BY partner_id
+ORDER BY partner_id;
+
+-- name: timings_period
+-- What the median reply and first-contact times are made of.
+SELECT id, message_id, received_at, first_contact_at, accepted_at, replied_at
+FROM referral_facts
+WHERE received_at >= ? AND received_at < ?;
+
+-- name: facts_coaching
+-- Every referral whose client is or was in coaching: the grant target and
+-- the outcome denominators (with what tells one client from another).
+SELECT id, partner_id, status, name_key, client_phone, client_email, date_of_birth, received_at, closed_at, enrolled_at
+FROM referral_facts
+WHERE status IN ('enrolled', 'completed', 'disengaged');
+
+-- name: outcomes_count_partner
+SELECT count(*) FROM outcomes o JOIN referrals r ON r.id = o.referral_id
+WHERE r.partner_id = ? AND r.status <> 'entered-in-error' AND o.date >= ? AND o.date < ?;
 
 -- name: facts_created
 SELECT * FROM referral_facts WHERE created_at >= ? AND created_at < ? ORDER BY id;

@@ -84,24 +84,28 @@ type StatusChange struct {
 	To         string    `db:"to_status"`
 }
 
-// PartnerQuery selects a partner's report data: the month [From, To) and
-// the start of the grant period (Since; zero for none). Outcome dates are
-// compared as dates in From's location.
+// PartnerQuery selects a partner's report data: the month [From, To), and
+// the grant period's totals over [Since, Until) (Since zero: none). Outcome
+// dates are compared as dates in From's location.
 type PartnerQuery struct {
-	Partner  string
-	From, To time.Time
-	Since    time.Time
+	Partner      string
+	From, To     time.Time
+	Since, Until time.Time
 }
 
 // PartnerData is what one partner's monthly report is made from.
 type PartnerData struct {
-	// Referrals received before To and: since Since or From (whichever is
-	// earlier), still open, or with a status change or outcome in the month.
+	// Referrals received before To and: in the month, still open, or with
+	// a status change or outcome in the month.
 	Referrals []Facts
 	// Changes are the status changes in the month.
 	Changes []StatusChange
 	// Outcomes are those dated from Since (or From) to the month's end.
 	Outcomes []Outcome
+	// Period is the funnel of the referrals received in [Since, Until), and
+	// PeriodOutcomes the outcomes dated then (zero without Since).
+	Period         Funnel
+	PeriodOutcomes int
 }
 
 // PartnerData reads one partner's report data in one consistent snapshot.
@@ -114,43 +118,26 @@ func (s *Store) PartnerData(ctx context.Context, q PartnerQuery) (*PartnerData, 
 	day := func(t time.Time) string { return t.In(loc).Format(time.DateOnly) }
 	var d PartnerData
 	err := s.InTxRead(ctx, func(t *Tx) error {
-		if err := t.q("facts_partner").SelectContext(ctx, &d.Referrals, q.Partner, q.To.UTC(), since.UTC(),
+		if err := t.q("facts_partner").SelectContext(ctx, &d.Referrals, q.Partner, q.To.UTC(), q.From.UTC(),
 			q.From.UTC(), q.To.UTC(), day(q.From), day(q.To)); err != nil {
 			return err
 		}
 		if err := t.q("status_changes_partner").SelectContext(ctx, &d.Changes, q.Partner, q.From.UTC(), q.To.UTC()); err != nil {
 			return err
 		}
-		return t.q("outcomes_partner").SelectContext(ctx, &d.Outcomes, q.Partner, day(since), day(q.To))
+		if err := t.q("outcomes_partner").SelectContext(ctx, &d.Outcomes, q.Partner, day(since), day(q.To)); err != nil {
+			return err
+		}
+		if q.Since.IsZero() {
+			return nil
+		}
+		if err := t.q("funnel_partner").GetContext(ctx, &d.Period, q.Partner, q.Since.UTC(), q.Until.UTC()); err != nil {
+			return err
+		}
+		return t.q("outcomes_count_partner").GetContext(ctx, &d.PeriodOutcomes, q.Partner, day(q.Since), day(q.Until))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: report data of %s: %w", q.Partner, err)
-	}
-	return &d, nil
-}
-
-// PeriodData is what the stats of a period are made from.
-type PeriodData struct {
-	// Referrals received in the period, and every referral whose client is
-	// or was in coaching.
-	Referrals []Facts
-	// Outcomes dated in the period.
-	Outcomes []Outcome
-}
-
-// PeriodData reads the stats data of [from, to); outcome dates are compared
-// as dates in from's location.
-func (s *Store) PeriodData(ctx context.Context, from, to time.Time) (*PeriodData, error) {
-	loc := from.Location()
-	var d PeriodData
-	err := s.InTxRead(ctx, func(t *Tx) error {
-		if err := t.q("facts_period").SelectContext(ctx, &d.Referrals, from.UTC(), to.UTC()); err != nil {
-			return err
-		}
-		return t.q("outcomes_period").SelectContext(ctx, &d.Outcomes, from.In(loc).Format(time.DateOnly), to.In(loc).Format(time.DateOnly))
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: stats data: %w", err)
 	}
 	return &d, nil
 }

@@ -88,7 +88,8 @@ func TestFactsAndFunnelLeaveOutEnteredInError(t *testing.T) {
 	w.move(bad, StatusEnteredInError)
 	w.move(wl, StatusScheduled) // straight from the waiting list: accepted from here on
 
-	d, err := w.s.PartnerData(ctx, PartnerQuery{Partner: "north", From: time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)})
+	from, to := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	d, err := w.s.PartnerData(ctx, PartnerQuery{Partner: "north", From: from, To: to, Since: from, Until: to})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,6 +105,9 @@ func TestFactsAndFunnelLeaveOutEnteredInError(t *testing.T) {
 	want := Funnel{Received: 5, Accepted: 3, Waitlisted: 0, Enrolled: 1, Redirected: 1, NeedsInfo: 1}
 	if f != want {
 		t.Errorf("funnel = %+v, want %+v", f, want)
+	}
+	if d.Period != f {
+		t.Errorf("the database counts %+v, Go counts %+v", d.Period, f)
 	}
 	if m := ReplyTime(d.Referrals); m.N != 4 || m.Median != 3*time.Minute {
 		t.Errorf("reply time = %+v, want median 3m of 4", m)

@@ -3,8 +3,8 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 )
@@ -13,12 +13,12 @@ import (
 // stats). Referrals entered in error are never counted (they are not in
 // Facts at all).
 type Funnel struct {
-	Received   int `json:"received"`
-	Accepted   int `json:"accepted"`   // reached acceptance (or scheduled straight from the waiting list)
-	Waitlisted int `json:"waitlisted"` // put on the waiting list and not (yet) accepted
-	Enrolled   int `json:"enrolled"`   // client is or was in coaching: enrolled, completed, disengaged
-	Redirected int `json:"redirected"` // better fit elsewhere
-	NeedsInfo  int `json:"needs_info"` // still waiting for information from the referrer
+	Received   int `db:"received" json:"received"`
+	Accepted   int `db:"accepted" json:"accepted"`     // reached acceptance (or scheduled straight from the waiting list)
+	Waitlisted int `db:"waitlisted" json:"waitlisted"` // put on the waiting list and not (yet) accepted
+	Enrolled   int `db:"enrolled" json:"enrolled"`     // client is or was in coaching: enrolled, completed, disengaged
+	Redirected int `db:"redirected" json:"redirected"` // better fit elsewhere
+	NeedsInfo  int `db:"needs_info" json:"needs_info"` // still waiting for information from the referrer
 }
 
 // Eligible is how many referrals we could take on: accepted, or waitlisted
@@ -29,7 +29,7 @@ func (f Funnel) Eligible() int { return f.Accepted + f.Waitlisted }
 // coaching (counts toward the grant target).
 func InCoaching(status string) bool { return slices.Contains(OutcomeStatuses, status) }
 
-// CountFunnel counts rows.
+// CountFunnel counts rows (as the funnel_* queries count in the database).
 func CountFunnel(rows []Facts) Funnel {
 	var f Funnel
 	for _, r := range rows {
@@ -302,39 +302,48 @@ type Stats struct {
 
 // PartnerCount is one partner's funnel.
 type PartnerCount struct {
-	Partner string `json:"partner"`
+	Partner string `db:"partner_id" json:"partner"`
 	Funnel
 }
 
 // Stats computes the numbers of [from, to), and the grant target's progress
-// as of asOf when g has a target.
+// as of asOf when g has a target. Counts are made in the database; only
+// what medians and the unduplication of clients need is read row by row.
 func (s *Store) Stats(ctx context.Context, from, to time.Time, g Grant, asOf time.Time) (*Stats, error) {
-	d, err := s.PeriodData(ctx, from, to)
-	if err != nil {
-		return nil, err
-	}
-	// facts_period holds every referral whose client is or was in coaching,
-	// whenever it was received: the grant target counts from them.
-	st := &Stats{From: from, To: to}
-	var received []Facts
-	byPartner := map[string][]Facts{}
-	for _, r := range d.Referrals {
-		if !r.ReceivedAt.Before(from) && r.ReceivedAt.Before(to) {
-			received = append(received, r)
-			byPartner[r.PartnerID] = append(byPartner[r.PartnerID], r)
+	st := &Stats{From: from, To: to, Partners: []PartnerCount{}}
+	var timings, coaching []Facts
+	var outcomes []Outcome
+	loc := from.Location()
+	err := s.InTxRead(ctx, func(t *Tx) error {
+		if err := t.q("funnel_by_partner").SelectContext(ctx, &st.Partners, from.UTC(), to.UTC()); err != nil {
+			return err
 		}
+		if err := t.q("timings_period").SelectContext(ctx, &timings, from.UTC(), to.UTC()); err != nil {
+			return err
+		}
+		if err := t.q("facts_coaching").SelectContext(ctx, &coaching); err != nil {
+			return err
+		}
+		return t.q("outcomes_period").SelectContext(ctx, &outcomes, from.In(loc).Format(time.DateOnly), to.In(loc).Format(time.DateOnly))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: stats: %w", err)
 	}
-	st.Total = CountFunnel(received)
-	for _, p := range sortedKeys(byPartner) {
-		st.Partners = append(st.Partners, PartnerCount{Partner: p, Funnel: CountFunnel(byPartner[p])})
+	for _, p := range st.Partners {
+		f := &st.Total
+		f.Received += p.Received
+		f.Accepted += p.Accepted
+		f.Waitlisted += p.Waitlisted
+		f.Enrolled += p.Enrolled
+		f.Redirected += p.Redirected
+		f.NeedsInfo += p.NeedsInfo
 	}
-	coaching := InCoachingDuring(d.Referrals, from, to)
-	clientOf := Clients(d.Referrals)
+	clientOf := Clients(coaching)
 	set := map[int]bool{}
-	for _, r := range coaching {
+	for _, r := range InCoachingDuring(coaching, from, to) {
 		set[clientOf[r.ID]] = true
 	}
-	for _, o := range d.Outcomes {
+	for _, o := range outcomes {
 		if c, ok := clientOf[o.ReferralID]; ok {
 			set[c] = true
 		} else {
@@ -342,20 +351,11 @@ func (s *Store) Stats(ctx context.Context, from, to time.Time, g Grant, asOf tim
 		}
 	}
 	st.InCoaching = len(set)
-	st.Outcomes = TotalOutcomes(d.Outcomes, clientOf, st.InCoaching)
-	st.Reply, st.Contact = ReplyTime(received), ContactTime(received)
+	st.Outcomes = TotalOutcomes(outcomes, clientOf, st.InCoaching)
+	st.Reply, st.Contact = ReplyTime(timings), ContactTime(timings)
 	if g.Target > 0 && !g.Start.IsZero() {
-		t := TargetProgress(d.Referrals, g, asOf)
+		t := TargetProgress(coaching, g, asOf)
 		st.Target = &t
 	}
 	return st, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
