@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -116,4 +117,70 @@ func TestEmbeddedMigrationsAreSortedAndUnique(t *testing.T) {
 	if v != list[len(list)-1].n {
 		t.Errorf("a new database is at version %d, want %d", v, list[len(list)-1].n)
 	}
+}
+
+func TestMigration3BackfillsTimesOfExistingReferrals(t *testing.T) {
+	ctx := context.Background()
+	all, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "old.db")
+	old, err := sqlx.Open("sqlite3", "file:"+path+"?_txlock=immediate&_foreign_keys=on")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Store{db: old, Now: time.Now}
+	if err := s.migrateWith(ctx, all[:1]); err != nil { // a database of refdesk before outcomes
+		t.Fatal(err)
+	}
+	if err := s.prepareOnly(ctx, "message_insert", "referral_insert", "event_insert", "outbox_insert", "outbox_sent"); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 10, 5, 15, 0, 0, 0, time.UTC)
+	s.Now = func() time.Time { return at }
+	r := addReferral(t, s, 1, StatusAccepted, nil)
+	err = s.InTx(ctx, func(tx *Tx) error {
+		_, err := tx.Enqueue(&OutMsg{Kind: "accepted", MessageID: "r@x", To: "cw@x", InboundID: &r.MessageID})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at = at.Add(time.Minute)
+	if err := s.MarkSent(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+
+	s2, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	var f Facts
+	if err := s2.DB().Get(&f, "SELECT * FROM referral_facts WHERE id = ?", r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if !f.AcceptedAt.Equal(at.Add(-time.Minute)) || !f.RepliedAt.Equal(at) || !f.EnrolledAt.IsZero() {
+		t.Errorf("backfilled times: accepted %v, replied %v, enrolled %v", f.AcceptedAt, f.RepliedAt, f.EnrolledAt)
+	}
+}
+
+// prepareOnly prepares the named queries only (tests of old schemas, where
+// the newer queries do not prepare).
+func (s *Store) prepareOnly(ctx context.Context, names ...string) error {
+	qs, err := loadQueries()
+	if err != nil {
+		return err
+	}
+	s.stmts = map[string]*sqlx.Stmt{}
+	for _, n := range names {
+		st, err := s.db.PreparexContext(ctx, qs[n])
+		if err != nil {
+			return fmt.Errorf("store: prepare %s: %w", n, err)
+		}
+		s.stmts[n] = st
+	}
+	return nil
 }
