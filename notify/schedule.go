@@ -56,30 +56,42 @@ func wallClock(y int, m time.Month, d, hour int, loc *time.Location) time.Time {
 	return t
 }
 
+// PartialKey is the dedupe key of a report on a month that is not over,
+// sent by hand on day (program time): one such report per partner and
+// day, and never the month's own key, so the full report still goes out
+// when the month is over.
+func PartialKey(partner string, month, day time.Time) string {
+	return ReportKey(partner, month) + "/so-far-" + day.Format(time.DateOnly)
+}
+
+// NextReportMonth is the month whose report goes out next after now: the
+// previous month until its report time, then the current one.
+func NextReportMonth(cfg *configs.Config, now time.Time) time.Time {
+	_, next := DueMonth(cfg, now)
+	return MonthStart(next, cfg.Location).AddDate(0, -1, 0)
+}
+
 // QueueReport builds a partner's report for a month and puts it in the
-// outbox under ReportKey, once: if that key is there already nothing is
-// added, unless force, which adds a copy under a new key. A forced report
-// takes the base key while it is free and the month is over, so the
-// scheduler will not send a second one.
+// outbox, once: under ReportKey when the month is over, under PartialKey
+// (once a day) while it is not. If the key is there already nothing is
+// added, unless force, which adds a copy under a new key (ForcedKey).
 func QueueReport(ctx context.Context, cfg *configs.Config, q Queue, p *configs.Partner, month, now time.Time, force bool) (*Queued, error) {
 	if len(p.ReportTo) == 0 {
 		return &Queued{Skipped: "no report_to addresses"}, nil
 	}
 	key := ReportKey(p.ID, month)
+	if now.Before(month.AddDate(0, 1, 0)) {
+		key = PartialKey(p.ID, month, now.In(cfg.Location))
+	}
 	res := &Queued{Key: key}
 	existing, err := q.OutByDedupe(ctx, key)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	over := !now.Before(month.AddDate(0, 1, 0))
-	if existing != nil && !force {
-		res.Out = existing
-		return res, nil
-	}
-	if existing != nil || !over {
+	if existing != nil {
 		if !force {
-			return nil, fmt.Errorf("the month %s is not over: its report is due %s (--force sends a partial report now)",
-				month.Format("2006-01"), ReportDue(cfg, month).Format("2006-01-02 15:04 MST"))
+			res.Out = existing
+			return res, nil
 		}
 		if res.Key, err = q.ForcedKey(ctx, key); err != nil {
 			return nil, err

@@ -200,23 +200,29 @@ func TestForcedReportAndPartialMonth(t *testing.T) {
 	ctx := context.Background()
 	p := w.cfg.Partner("northside-housing")
 	oct := chicago(2026, 10, 1, 0, 0)
-	now := chicago(2026, 10, 20, 12, 0)
-	if _, err := notify.QueueReport(ctx, w.cfg, w.st, p, oct, now, false); err == nil {
-		t.Fatal("a report for a month that is not over was queued without --force")
-	}
-	res, err := notify.QueueReport(ctx, w.cfg, w.st, p, oct, now, true)
-	if err != nil || res.Key != "report/northside-housing/2026-10/force-1" || !decodeReport(t, res.Out).Partial {
-		t.Fatalf("forced partial report: %+v, %v", res, err)
-	}
-	now = chicago(2026, 11, 2, 12, 0)
-	for i, want := range []struct {
+	base := "report/northside-housing/2026-10"
+	for i, c := range []struct {
+		now   time.Time
 		force bool
 		key   string
 		added bool
-	}{{false, "report/northside-housing/2026-10", true}, {false, "report/northside-housing/2026-10", false}, {true, "report/northside-housing/2026-10/force-2", true}} {
-		res, err := notify.QueueReport(ctx, w.cfg, w.st, p, oct, now, want.force)
-		if err != nil || res.Key != want.key || res.Added != want.added {
-			t.Errorf("#%d: %+v, %v; want key %s added %v", i, res, err, want.key, want.added)
+	}{
+		// By hand before the month is over: a report "so far", once a day.
+		{chicago(2026, 10, 20, 12, 0), false, base + "/so-far-2026-10-20", true},
+		{chicago(2026, 10, 20, 16, 0), false, base + "/so-far-2026-10-20", false},
+		{chicago(2026, 10, 20, 16, 0), true, base + "/so-far-2026-10-20/force-1", true},
+		{chicago(2026, 10, 21, 9, 0), false, base + "/so-far-2026-10-21", true},
+		// The month's own report is untouched by them, and goes out once.
+		{chicago(2026, 11, 2, 12, 0), false, base, true},
+		{chicago(2026, 11, 2, 12, 0), false, base, false},
+		{chicago(2026, 11, 3, 12, 0), true, base + "/force-1", true},
+	} {
+		res, err := notify.QueueReport(ctx, w.cfg, w.st, p, oct, c.now, c.force)
+		if err != nil || res.Key != c.key || res.Added != c.added {
+			t.Fatalf("#%d: %+v, %v; want key %s added %v", i, res, err, c.key, c.added)
+		}
+		if partial := decodeReport(t, res.Out).Partial; partial != c.now.Before(chicago(2026, 11, 1, 0, 0)) {
+			t.Errorf("#%d: partial = %v", i, partial)
 		}
 	}
 }

@@ -102,3 +102,7 @@ SELECT count(*) FROM outbox WHERE substr(dedupe_key, 1, ?) = ?;
 
 -- name: outcomes_all
 SELECT * FROM outcomes ORDER BY referral_id, date, id;
+
+-- name: outbox_by_dedupe_family
+-- The row with a dedupe key and its copies (key + "/...": forced, partial).
+SELECT * FROM outbox WHERE dedupe_key = ? OR substr(dedupe_key, 1, ?) = ? ORDER BY id;

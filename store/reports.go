@@ -198,6 +198,17 @@ func (s *Store) OutByDedupe(ctx context.Context, key string) (*OutMsg, error) {
 	return &o, nil
 }
 
+// OutByDedupeFamily lists the outbox rows with this dedupe key or one that
+// extends it (key + "/..."), oldest first.
+func (s *Store) OutByDedupeFamily(ctx context.Context, key string) ([]OutMsg, error) {
+	var out []OutMsg
+	prefix := key + "/"
+	if err := s.q("outbox_by_dedupe_family").SelectContext(ctx, &out, key, len(prefix), prefix); err != nil {
+		return nil, fmt.Errorf("store: outbox %s: %w", key, err)
+	}
+	return out, nil
+}
+
 // EnqueueOnce puts a message in the outbox unless its DedupeKey is there
 // already (then it reports false). The check and the insert are one
 // IMMEDIATE transaction, and dedupe_key is UNIQUE, so two processes on one
@@ -216,7 +227,7 @@ func (s *Store) EnqueueOnce(ctx context.Context, o *OutMsg) (bool, error) {
 // key + "/force-N", N one more than the forced copies already made.
 func (s *Store) ForcedKey(ctx context.Context, key string) (string, error) {
 	var n int
-	prefix := key + "/"
+	prefix := key + "/force-"
 	if err := s.q("outbox_dedupe_count").GetContext(ctx, &n, len(prefix), prefix); err != nil {
 		return "", fmt.Errorf("store: outbox %s: %w", key, err)
 	}

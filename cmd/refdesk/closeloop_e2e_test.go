@@ -320,7 +320,9 @@ func TestCloseLoopAgainstDovecot(t *testing.T) {
 	if len(reps) != 2 {
 		t.Fatalf("%d reports reached the sink, want 2 (one per partner)", len(reps))
 	}
-	month := at.Format("2006-01")
+	// --send with no --month is the next report: this month's so far (the
+	// referrals came in last month and are open, or changed this month).
+	month := time.Now().In(loc).Format("2006-01")
 	for _, m := range reps {
 		north := strings.Contains(m.subject, "Northside")
 		csvName := "referrals-westside-workforce-" + month + ".csv"
@@ -343,7 +345,7 @@ func TestCloseLoopAgainstDovecot(t *testing.T) {
 			t.Errorf("northside CSV:\n%s", csv)
 		}
 	}
-	if out, _ := w.cli("report"); strings.Count(out, "sent") != 2 {
+	if out, _ := w.cli("report", "--month", month); strings.Count(out, " sent ") != 2 {
 		t.Errorf("report status:\n%s", out)
 	}
 

@@ -26,17 +26,21 @@ func (a *app) reportCmd() *cobra.Command {
 previous month on reports.day at reports.hour (program time); this command shows
 whether they went out, previews them and sends them by hand.
 
-  refdesk report                          the month's reports: queued? sent?
-  refdesk report --preview                each report's text on stdout (no mail, no SMTP)
+  refdesk report                          the last month's reports: queued? sent?
+  refdesk report --preview                each partner's next report, on stdout (no mail, no SMTP)
   refdesk report --preview --partner P --html FILE
                                           one report's HTML into FILE
-  refdesk report --send                   queue the reports; refdesk serve sends them
+  refdesk report --send                   queue the next report now; refdesk serve sends it
+  refdesk report --month 2026-10 --send   queue October's report (if it has not gone out)
   refdesk report --send --force           send again, even if sent already
 
---month defaults to the previous month. A report goes out once per partner and
-month, whoever sends it (serve's schedule, --send, a second daemon); --force
-makes a new copy. Reports list clients only by initials and the partner's case
-ID, and only clients who agreed to share outcomes.`,
+--month defaults to the month whose report goes out next: the current month
+(so far), or the previous one until its report time. A month's report goes out
+once per partner, whoever sends it (serve's schedule, --send, a second
+daemon); a report on a month that is not over is a separate "so far" report,
+at most one per partner a day, and the full report still goes out when the
+month is over. --force makes a new copy. Reports list clients only by initials
+and the partner's case ID, and only clients who agreed to share outcomes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -46,7 +50,10 @@ ID, and only clients who agreed to share outcomes.`,
 			}
 			defer st.Close()
 			now := st.Now()
-			m := notify.MonthStart(now, cfg.Location).AddDate(0, -1, 0)
+			m := notify.NextReportMonth(cfg, now)
+			if !preview && !send {
+				m, _ = notify.DueMonth(cfg, now) // the status of the last report due
+			}
 			if month != "" {
 				if m, err = notify.ParseMonth(month, cfg.Location); err != nil {
 					return fmt.Errorf("--month: %w", err)
@@ -71,7 +78,7 @@ ID, and only clients who agreed to share outcomes.`,
 				}
 			}
 			if send {
-				return a.sendReports(ctx, cfg, st, partners, m, partner != "", force)
+				return a.sendReports(ctx, cfg, st, partners, m, force)
 			}
 			if !preview {
 				return a.reportStatus(ctx, cfg, st, partners, m)
@@ -79,7 +86,7 @@ ID, and only clients who agreed to share outcomes.`,
 			return nil
 		},
 	}
-	c.Flags().StringVar(&month, "month", "", "the month, YYYY-MM (default: the previous month)")
+	c.Flags().StringVar(&month, "month", "", "the month, YYYY-MM (default: the one whose report goes out next)")
 	c.Flags().StringVar(&partner, "partner", "", "only this partner id")
 	c.Flags().BoolVar(&preview, "preview", false, "print the reports' text (no mail is sent)")
 	c.Flags().StringVar(&htmlFile, "html", "", "with --preview: write the report's HTML to this file")
@@ -152,24 +159,19 @@ func (a *app) previewReports(ctx context.Context, cfg *configs.Config, st *store
 	return nil
 }
 
-func (a *app) sendReports(ctx context.Context, cfg *configs.Config, st *store.Store, partners []*configs.Partner, month time.Time, named, force bool) error {
+func (a *app) sendReports(ctx context.Context, cfg *configs.Config, st *store.Store, partners []*configs.Partner, month time.Time, force bool) error {
+	now := st.Now()
+	if now.Before(month.AddDate(0, 1, 0)) {
+		fmt.Fprintf(a.out, "%s is not over: this is a report so far; the full report goes out %s.\n",
+			month.Format("January 2006"), notify.ReportDue(cfg, month).Format("2006-01-02 15:04 MST"))
+	}
 	var errs []error
 	for _, p := range partners {
 		if len(p.ReportTo) == 0 {
 			errs = append(errs, fmt.Errorf("%s has no report_to addresses", p.ID))
 			continue
 		}
-		if !named {
-			ok, err := st.PartnerHasReferrals(ctx, p.ID, month.AddDate(0, 1, 0))
-			if err != nil {
-				return err
-			}
-			if !ok {
-				fmt.Fprintf(a.out, "%s: skipped, no referrals yet (--partner %s sends one anyway)\n", p.ID, p.ID)
-				continue
-			}
-		}
-		res, err := notify.QueueReport(ctx, cfg, st, p, month, st.Now(), force)
+		res, err := notify.QueueReport(ctx, cfg, st, p, month, now, force)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", p.ID, err))
 			continue
@@ -192,20 +194,29 @@ func (a *app) reportStatus(ctx context.Context, cfg *configs.Config, st *store.S
 	rows := [][]string{}
 	for _, p := range partners {
 		key := notify.ReportKey(p.ID, month)
-		row := []string{p.ID, key, "-", "not queued", ""}
-		o, err := st.OutByDedupe(ctx, key)
-		switch {
-		case err == nil:
-			row[2], row[3] = o.Ref(), o.Status
-			if o.SentAt != nil {
-				row[4] = o.SentAt.In(cfg.Location).Format("2006-01-02 15:04")
-			}
-		case !errors.Is(err, store.ErrNotFound):
+		outs, err := st.OutByDedupeFamily(ctx, key)
+		if err != nil {
 			return err
 		}
-		rows = append(rows, row)
+		if len(outs) == 0 {
+			rows = append(rows, []string{p.ID, key, "-", "not queued", ""})
+		}
+		for _, o := range outs {
+			sent := ""
+			if o.SentAt != nil {
+				sent = o.SentAt.In(cfg.Location).Format("2006-01-02 15:04")
+			}
+			rows = append(rows, []string{p.ID, *o.DedupeKey, o.Ref(), o.Status, sent})
+		}
 	}
 	fmt.Fprintf(a.out, "Reports for %s (due %s):\n", month.Format("January 2006"),
 		notify.ReportDue(cfg, month).Format("2006-01-02 15:04 MST"))
-	return a.table([]string{"PARTNER", "KEY", "OUTBOX", "STATUS", "SENT"}, rows)
+	if err := a.table([]string{"PARTNER", "KEY", "OUTBOX", "STATUS", "SENT"}, rows); err != nil {
+		return err
+	}
+	if next := notify.NextReportMonth(cfg, st.Now()); !next.Equal(month) {
+		fmt.Fprintf(a.out, "Next: %s, due %s (refdesk report --preview shows it).\n", next.Format("January 2006"),
+			notify.ReportDue(cfg, next).Format("2006-01-02 15:04 MST"))
+	}
+	return nil
 }
