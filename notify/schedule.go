@@ -200,8 +200,10 @@ func Domain(cfg *configs.Config) string {
 // always due until sent. Older months are not caught up: a report two months
 // late would arrive beside the current one with older numbers, and `refdesk
 // report --month` sends one by hand. A missed digest is likewise replaced
-// by today's. A partner with no referrals before the month's end gets no
-// report (a new install does not mail every partner an empty one).
+// by today's, and a digest with nothing in it is not sent. A partner with no
+// referrals before the month's end gets no report (a new install does not
+// mail every partner an empty one). Reports "so far" sent by hand during a
+// month have keys of their own and do not stand in for the month's report.
 type Scheduler struct {
 	cfg *configs.Config
 	q   Queue
@@ -229,7 +231,7 @@ func NewScheduler(cfg *configs.Config, q Queue, log *slog.Logger) *Scheduler {
 func (s *Scheduler) Run(ctx context.Context) error {
 	for {
 		next, err := s.Tick(ctx)
-		wait := time.Until(next)
+		wait := next.Sub(s.Now())
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -238,6 +240,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			wait = time.Minute
 		}
 		wait = min(max(wait, time.Second), s.Recheck)
+		s.log.Debug("schedule", "next_due", next.Format(time.RFC3339), "check_in", wait.Round(time.Second))
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

@@ -235,3 +235,32 @@ func decodeReport(t *testing.T, o *store.OutMsg) *notify.Report {
 	}
 	return &r
 }
+
+func TestSchedulerRunQueuesAndWakesTheSender(t *testing.T) {
+	w := newWorld(t, chicago(2026, 10, 10, 10, 0))
+	w.refer("northside-housing", dana, "accepted", nil)
+	clock := chicago(2026, 11, 1, 7, 0)
+	s := w.scheduler(&clock)
+	woken := make(chan struct{}, 1)
+	s.Wake = func() {
+		select {
+		case woken <- struct{}{}:
+		default:
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	select {
+	case <-woken:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sender was not woken")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := w.queued(); !equal(got, []string{"report/northside-housing/2026-10"}) {
+		t.Errorf("queued %v", got)
+	}
+}

@@ -199,7 +199,11 @@ func (a *app) reportStatus(ctx context.Context, cfg *configs.Config, st *store.S
 			return err
 		}
 		if len(outs) == 0 {
-			rows = append(rows, []string{p.ID, key, "-", "not queued", ""})
+			state := "not queued"
+			if ok, err := st.PartnerHasReferrals(ctx, p.ID, month.AddDate(0, 1, 0)); err == nil && !ok {
+				state += " (no referrals yet)"
+			}
+			rows = append(rows, []string{p.ID, key, "-", state, ""})
 		}
 		for _, o := range outs {
 			sent := ""

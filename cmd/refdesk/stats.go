@@ -121,7 +121,7 @@ func (a *app) printStats(cfg *configs.Config, s *store.Stats, period string) {
 	rows = append(rows, row("total", s.Total))
 	a.tableIndent("  ", []string{"PARTNER", "RECEIVED", "ACCEPTED", "ENROLLED", "WAITLISTED", "REDIRECTED", "NEEDS-INFO"}, rows)
 
-	fmt.Fprintf(w, "\nOutcomes in %s (denominator: %d clients in coaching):\n", label, s.InCoaching)
+	fmt.Fprintf(w, "\nOutcomes in %s, of the clients in coaching then (%d):\n", label, s.InCoaching)
 	rows = rows[:0]
 	for _, o := range s.Outcomes {
 		total := ""
@@ -139,6 +139,9 @@ func (a *app) printStats(cfg *configs.Config, s *store.Stats, period string) {
 	median := func(m store.Median, what string) string {
 		if m.N == 0 {
 			return "nothing to measure yet"
+		}
+		if m.N == 1 {
+			what = strings.TrimSuffix(what, "s")
 		}
 		return fmt.Sprintf("%s (%d %s)", notify.HumanDuration(m.Median), m.N, what)
 	}
