@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"bytes"
 	"fmt"
 	"net/mail"
 	"strings"
@@ -32,7 +33,8 @@ func LoopValue(cfg *configs.Config) string {
 
 // Compose builds the MIME message for an outbox row: threaded (In-Reply-To,
 // References), marked automatic (Auto-Submitted, X-Auto-Response-Suppress,
-// the loop header), text plus HTML.
+// the loop header), text plus HTML, and the attachments of its kind (a
+// report's CSV).
 func (r *Renderer) Compose(o *store.OutMsg) (*gomail.Msg, error) {
 	content, err := r.Render(o)
 	if err != nil {
@@ -42,7 +44,17 @@ func (r *Renderer) Compose(o *store.OutMsg) (*gomail.Msg, error) {
 	if err := m.From(r.cfg.Program.ReplyFrom); err != nil {
 		return nil, fmt.Errorf("notify: from: %w", err)
 	}
-	if err := m.To(o.To); err != nil {
+	// Replies have one recipient; a report or digest may have several
+	// (a partner's report contacts, the coaches): one message to all.
+	to, err := mail.ParseAddressList(o.To)
+	if err != nil {
+		return nil, fmt.Errorf("notify: %s: recipient: %w", o.Ref(), err)
+	}
+	rcpts := make([]string, len(to))
+	for i, a := range to {
+		rcpts[i] = a.String()
+	}
+	if err := m.To(rcpts...); err != nil {
 		return nil, fmt.Errorf("notify: %s: recipient: %w", o.Ref(), err)
 	}
 	m.Subject(content.Subject)
@@ -63,5 +75,10 @@ func (r *Renderer) Compose(o *store.OutMsg) (*gomail.Msg, error) {
 	m.SetGenHeader(parse.LoopHeader, LoopValue(r.cfg))
 	m.SetBodyString(gomail.TypeTextPlain, content.Text)
 	m.AddAlternativeString(gomail.TypeTextHTML, content.HTML)
+	for _, a := range content.Attachments {
+		if err := m.AttachReader(a.Name, bytes.NewReader(a.Data), gomail.WithFileContentType(gomail.ContentType(a.ContentType))); err != nil {
+			return nil, fmt.Errorf("notify: %s: attach %s: %w", o.Ref(), a.Name, err)
+		}
+	}
 	return m, nil
 }

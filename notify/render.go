@@ -8,10 +8,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	texttemplate "text/template"
 	"time"
+	"unicode/utf8"
 
 	"refdesk/configs"
 	"refdesk/parse"
@@ -19,8 +21,12 @@ import (
 	"refdesk/templates"
 )
 
-// Kinds of outbound mail whose templates must exist.
+// Kinds of automatic replies; their templates must exist.
 var Kinds = []string{"accepted", "redirected", "needs-info", "duplicate", "waitlisted", "unknown-sender", "batch"}
+
+// ScheduledKinds are the kinds the scheduler sends (a report to a partner,
+// the digest to coaches); their templates must exist too.
+var ScheduledKinds = []string{"monthly-report", "coach-digest"}
 
 // Renderer turns outbox rows into subjects and bodies.
 type Renderer struct {
@@ -32,6 +38,14 @@ type Renderer struct {
 // Rendered is one message's content.
 type Rendered struct {
 	Subject, Text, HTML string
+	Attachments         []Attachment
+}
+
+// Attachment is a file sent with a message.
+type Attachment struct {
+	Name        string
+	ContentType string
+	Data        []byte
 }
 
 // View is what a template sees.
@@ -49,6 +63,10 @@ type View struct {
 	// NeedsInfo is true when an item needs more information (a batch reply
 	// then carries the template too).
 	NeedsInfo bool
+	// Report is the monthly partner report (kind monthly-report).
+	Report *Report
+	// Digest is the daily coach digest (kind coach-digest).
+	Digest *Digest
 }
 
 // NewRenderer loads the embedded templates, then files of the same name from
@@ -90,6 +108,8 @@ func NewRenderer(cfg *configs.Config) (*Renderer, error) {
 		"help":     fieldHelp,
 		"decision": decisionWords,
 		"inc":      func(i int) int { return i + 1 },
+		"pad":      pad,
+		"money":    store.FormatCents,
 	}
 	r := &Renderer{
 		cfg:  cfg,
@@ -106,7 +126,7 @@ func NewRenderer(cfg *configs.Config) (*Renderer, error) {
 	}
 	// Each kind's file must define all three parts; say which file when an
 	// override leaves one out (the self-check below would only name the part).
-	for _, kind := range Kinds {
+	for _, kind := range append(slices.Clone(Kinds), ScheduledKinds...) {
 		for _, part := range []string{"subject", "text", "html"} {
 			if r.text.Lookup(kind+"."+part) == nil {
 				file := kind + ".tmpl"
@@ -139,37 +159,55 @@ func (r *Renderer) selfCheck() error {
 			return err
 		}
 	}
+	for kind, v := range map[string]any{"monthly-report": sampleReport(), "coach-digest": sampleDigest()} {
+		data, _ := json.Marshal(v)
+		if _, err := r.Render(&store.OutMsg{Kind: kind, Data: data, CreatedAt: time.Now()}); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
 // Render renders one outbox row.
 func (r *Renderer) Render(o *store.OutMsg) (*Rendered, error) {
-	var reply store.Reply
-	if len(o.Data) > 0 {
-		if err := json.Unmarshal(o.Data, &reply); err != nil {
-			return nil, fmt.Errorf("notify: %s data: %w", o.Ref(), err)
-		}
-	}
 	v := View{
 		Program:   r.cfg.Program,
 		Subject:   o.Subject,
-		Items:     reply.Items,
 		ContactBy: contactBy(o.CreatedAt, r.cfg.Program.FirstContactDays, r.cfg.Location),
 		Form:      BlankForm(r.cfg.Intake.Required),
+	}
+	var out Rendered
+	var err error
+	switch o.Kind {
+	case "monthly-report":
+		v.Report = &Report{}
+		err = unmarshalData(o, v.Report)
+		if err == nil {
+			out.Attachments = []Attachment{{Name: ReportCSVName(v.Report), ContentType: "text/csv", Data: ReportCSV(v.Report)}}
+		}
+	case "coach-digest":
+		v.Digest = &Digest{}
+		err = unmarshalData(o, v.Digest)
+	default:
+		var reply store.Reply
+		err = unmarshalData(o, &reply)
+		v.Items = reply.Items
+		if len(reply.Items) > 0 {
+			v.Item = reply.Items[0]
+		}
+		for _, it := range reply.Items {
+			v.NeedsInfo = v.NeedsInfo || it.Decision == "needs-info"
+		}
+	}
+	if err != nil {
+		return nil, err
 	}
 	if v.Subject == "" {
 		v.Subject = "Referral"
 	}
-	if len(reply.Items) > 0 {
-		v.Item = reply.Items[0]
-	}
-	for _, it := range reply.Items {
-		v.NeedsInfo = v.NeedsInfo || it.Decision == "needs-info"
-	}
 	if v.Item.Service == nil {
 		v.Item.Service = &store.ServiceInfo{}
 	}
-	var out Rendered
 	for _, part := range []struct {
 		dst  *string
 		name string
@@ -194,20 +232,44 @@ func (r *Renderer) Render(o *store.OutMsg) (*Rendered, error) {
 	return &out, nil
 }
 
+func unmarshalData(o *store.OutMsg, v any) error {
+	if len(o.Data) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(o.Data, v); err != nil {
+		return fmt.Errorf("notify: %s data: %w", o.Ref(), err)
+	}
+	return nil
+}
+
+// pad writes s left-aligned in a column n runes wide (text templates).
+func pad(n int, s string) string {
+	if k := utf8.RuneCountInString(s); k < n {
+		return s + strings.Repeat(" ", n-k)
+	}
+	return s
+}
+
 // contactBy is the date first contact is promised: days business days
 // after received, in the program's time zone.
 func contactBy(received time.Time, days int, loc *time.Location) string {
+	return promisedDay(received, days, loc).Format("Monday, January 2")
+}
+
+// promisedDay is the day (its first instant, in loc) by which first contact
+// is promised: days business days after t.
+func promisedDay(t time.Time, days int, loc *time.Location) time.Time {
 	if loc == nil {
 		loc = time.UTC
 	}
-	t := received.In(loc)
+	t = t.In(loc)
 	for n := 0; n < days; {
 		t = t.AddDate(0, 0, 1)
 		if wd := t.Weekday(); wd != time.Saturday && wd != time.Sunday {
 			n++
 		}
 	}
-	return t.Format("Monday, January 2")
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc)
 }
 
 // fieldLabel is how a field is named to people: "client_name" -> "Client

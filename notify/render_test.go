@@ -20,7 +20,7 @@ import (
 	"refdesk/store"
 )
 
-func demoConfig(t *testing.T) *configs.Config {
+func demoConfig(t testing.TB) *configs.Config {
 	t.Helper()
 	cfg, err := configs.Demo()
 	if err != nil {

@@ -45,6 +45,11 @@ type Sender struct {
 	wake   chan struct{}
 	now    func() time.Time
 
+	// Poll is the longest the sender waits before looking at the outbox
+	// again when nothing is due: rows queued by another process (`refdesk
+	// report --send`, `refdesk retry`) cannot wake it.
+	Poll time.Duration
+
 	client   *gomail.Client
 	lastUsed time.Time
 	dialFail int
@@ -60,7 +65,7 @@ type Sender struct {
 
 // NewSender makes a sender; Run starts it.
 func NewSender(cfg *configs.Config, out Outbox, r *Renderer, log *slog.Logger) *Sender {
-	return &Sender{cfg: cfg, out: out, render: r, log: log, wake: make(chan struct{}, 1), now: time.Now}
+	return &Sender{cfg: cfg, out: out, render: r, log: log, wake: make(chan struct{}, 1), now: time.Now, Poll: time.Minute}
 }
 
 // Wake tells the sender there is new mail to send; it never blocks.
@@ -130,7 +135,7 @@ func (s *Sender) sendDue(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	wait := time.Minute
+	wait := s.Poll
 	if !next.IsZero() {
 		d := next.Sub(s.now())
 		if d <= 0 {

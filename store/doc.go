@@ -1,6 +1,9 @@
 // Package store owns refdesk's database: the schema and its numbered
-// migrations, the record types (Message, Referral, Event, OutMsg), the
-// referral status machine, and every query.
+// migrations, the record types (Message, Referral, Event, OutMsg, Outcome),
+// the referral status machine, and every query — including the numbers the
+// partner reports, the coach digest and `refdesk stats` are made from, read
+// through the referral_facts view so that no count ever includes a referral
+// entered in error.
 //
 // Intake writes the raw message, the referral, its event and the reply to
 // send in one transaction (Store.Intake), so that a crash never leaves a

@@ -21,8 +21,10 @@ import (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-//go:embed queries.sql
-var queriesSQL string
+// Named queries: queries.sql, and queries_*.sql for each area (reports).
+//
+//go:embed queries*.sql
+var queryFS embed.FS
 
 // Sentinel errors; match them with errors.Is.
 var (
@@ -93,35 +95,68 @@ func (s *Store) Close() error {
 // DB exposes the handle for tests and benchmarks in other packages.
 func (s *Store) DB() *sqlx.DB { return s.db }
 
-// migrations returns the embedded migrations by number: 0001_init.sql is 1.
-func migrations() (map[int]string, int, error) {
+// migration is one numbered schema change: migrations/0003_outcomes.sql is
+// number 3.
+type migration struct {
+	n    int
+	name string
+	sql  string
+}
+
+// migrations returns the embedded migrations sorted by number. Numbers may
+// have gaps (numbers are reserved for work that lands later).
+func migrations() ([]migration, error) {
 	entries, err := fs.ReadDir(migrationFS, "migrations")
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	out := map[int]string{}
-	latest := 0
+	var out []migration
 	for _, e := range entries {
 		n, err := strconv.Atoi(strings.SplitN(e.Name(), "_", 2)[0])
-		if err != nil {
-			return nil, 0, fmt.Errorf("store: migration %s: name must start with a number", e.Name())
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("store: migration %s: name must start with a number above 0", e.Name())
 		}
 		b, err := migrationFS.ReadFile(path.Join("migrations", e.Name()))
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
-		out[n] = string(b)
-		latest = max(latest, n)
+		out = append(out, migration{n: n, name: e.Name(), sql: string(b)})
 	}
-	return out, latest, nil
+	sort.Slice(out, func(i, j int) bool { return out[i].n < out[j].n })
+	for i := 1; i < len(out); i++ {
+		if out[i].n == out[i-1].n {
+			return nil, fmt.Errorf("store: migrations %s and %s have the same number", out[i-1].name, out[i].name)
+		}
+	}
+	return out, nil
 }
 
-// migrate brings the schema to the latest version, one transaction per
-// migration, recording the version in PRAGMA user_version.
+// migrate brings the schema up to date with the embedded migrations.
 func (s *Store) migrate(ctx context.Context) error {
-	all, latest, err := migrations()
+	list, err := migrations()
 	if err != nil {
 		return err
+	}
+	return s.migrateWith(ctx, list)
+}
+
+// migrateWith applies every migration of list the database has not had, in
+// order of number, one transaction each. The numbers applied are recorded in
+// schema_migrations and the highest in PRAGMA user_version.
+//
+// Numbers may have gaps, and a lower number may arrive after a higher one
+// was applied (work merged out of order): it is applied then, because what
+// counts is the set applied, not only the highest. A database that has a
+// migration this binary does not know, or a higher version, is refused
+// (ErrTooNew). Databases from before schema_migrations recorded only
+// user_version, when numbers were contiguous: every known number up to it
+// counts as applied.
+func (s *Store) migrateWith(ctx context.Context, list []migration) error {
+	known := map[int]bool{}
+	latest := 0
+	for _, m := range list {
+		known[m.n] = true
+		latest = max(latest, m.n)
 	}
 	var version int
 	if err := s.db.GetContext(ctx, &version, "PRAGMA user_version"); err != nil {
@@ -130,27 +165,61 @@ func (s *Store) migrate(ctx context.Context) error {
 	if version > latest {
 		return fmt.Errorf("store: schema version %d, this refdesk knows %d: %w", version, latest, ErrTooNew)
 	}
-	for v := version + 1; v <= latest; v++ {
-		sql, ok := all[v]
-		if !ok {
-			return fmt.Errorf("store: migration %d is missing", v)
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT      NOT NULL,
+		applied_at TIMESTAMP NOT NULL)`); err != nil {
+		return fmt.Errorf("store: schema_migrations: %w", err)
+	}
+	var applied []int
+	if err := s.db.SelectContext(ctx, &applied, "SELECT version FROM schema_migrations"); err != nil {
+		return fmt.Errorf("store: read schema_migrations: %w", err)
+	}
+	done := map[int]bool{}
+	for _, n := range applied {
+		if !known[n] {
+			return fmt.Errorf("store: the database has migration %d, which this refdesk does not know: %w", n, ErrTooNew)
 		}
-		tx, err := s.db.BeginTxx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("store: migrate to %d: %w", v, err)
+		done[n] = true
+	}
+	// Nothing recorded: a fresh database, or one from before
+	// schema_migrations, whose migrations up to user_version were applied.
+	legacy := len(applied) == 0
+	for _, m := range list {
+		if done[m.n] {
+			continue
 		}
-		if _, err := tx.ExecContext(ctx, sql); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("store: migrate to %d: %w", v, err)
+		if err := s.applyMigration(ctx, m, legacy && m.n <= version, max(version, m.n)); err != nil {
+			return err
 		}
-		// PRAGMA takes no bound parameters; v is an int we produced.
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("store: migrate to %d: %w", v, err)
+		version = max(version, m.n)
+	}
+	return nil
+}
+
+// applyMigration runs one migration (or, with recordOnly, only records that
+// an older refdesk applied it) and sets user_version to version.
+func (s *Store) applyMigration(ctx context.Context, m migration, recordOnly bool, version int) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: migrate %s: %w", m.name, err)
+	}
+	defer tx.Rollback()
+	if !recordOnly {
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return fmt.Errorf("store: migrate %s: %w", m.name, err)
 		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("store: migrate to %d: %w", v, err)
-		}
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"),
+		m.n, m.name, s.Now().UTC()); err != nil {
+		return fmt.Errorf("store: migrate %s: %w", m.name, err)
+	}
+	// PRAGMA takes no bound parameters; version is an int we produced.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", version)); err != nil {
+		return fmt.Errorf("store: migrate %s: %w", m.name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: migrate %s: %w", m.name, err)
 	}
 	return nil
 }
@@ -200,8 +269,35 @@ func parseQueries(src string) (map[string]string, error) {
 	return out, nil
 }
 
+// loadQueries reads every named query of every queries*.sql file; a name
+// may be defined once only.
+func loadQueries() (map[string]string, error) {
+	files, err := fs.Glob(queryFS, "queries*.sql")
+	if err != nil {
+		return nil, err
+	}
+	all := map[string]string{}
+	for _, f := range files {
+		b, err := queryFS.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		qs, err := parseQueries(string(b))
+		if err != nil {
+			return nil, fmt.Errorf("%w (in %s)", err, f)
+		}
+		for n, q := range qs {
+			if _, dup := all[n]; dup {
+				return nil, fmt.Errorf("store: query %q defined twice (in %s)", n, f)
+			}
+			all[n] = q
+		}
+	}
+	return all, nil
+}
+
 func (s *Store) prepare(ctx context.Context) error {
-	qs, err := parseQueries(queriesSQL)
+	qs, err := loadQueries()
 	if err != nil {
 		return err
 	}

@@ -49,9 +49,10 @@ Start with:  refdesk demo`,
 	root.PersistentFlags().StringVar(&a.by, "by", "", "who makes a change (default $REFDESK_USER, else the OS user)")
 	root.AddCommand(
 		a.serveCmd(), a.demoCmd(), a.checkCmd(), a.parseCmd(),
-		a.listCmd(), a.showCmd(), a.updateCmd(), a.noteCmd(),
+		a.listCmd(), a.showCmd(), a.updateCmd(), a.noteCmd(), a.outcomeCmd(),
 		a.heldCmd(), a.releaseCmd(), a.discardCmd(), a.outboxCmd(), a.retryCmd(),
 		a.fieldsCmd(), a.templateCmd(),
+		a.reportCmd(), a.statsCmd(), a.exportCmd(),
 	)
 	return root
 }

@@ -32,6 +32,7 @@ type referralJSON struct {
 	FirstContact  string            `json:"first_contact_at,omitempty"`
 	ClosedAt      string            `json:"closed_at,omitempty"`
 	Events        []eventJSON       `json:"events,omitempty"`
+	Outcomes      []outcomeJSON     `json:"outcomes,omitempty"`
 	Messages      []messageJSON     `json:"messages,omitempty"`
 	Replies       []outJSON         `json:"replies,omitempty"`
 	Attachments   []attachmentJSON  `json:"attachments,omitempty"`
@@ -162,8 +163,8 @@ func (a *app) showCmd() *cobra.Command {
 	var saveDir string
 	c := &cobra.Command{
 		Use:   "show ID",
-		Short: "Show one referral: fields, messages, attachments, events, replies",
-		Long: `Show one referral: fields, messages, attachments, events and replies.
+		Short: "Show one referral: fields, messages, attachments, events, outcomes, replies",
+		Long: `Show one referral: fields, messages, attachments, events, outcomes and replies.
 --save-attachments DIR writes the referral's attachments into DIR (created
 0700 if missing) as 0600 files with safe names: never a path from the email.`,
 		Args: cobra.ExactArgs(1),
@@ -194,7 +195,14 @@ func (a *app) showCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			outcomes, err := st.Outcomes(ctx, id)
+			if err != nil {
+				return err
+			}
 			v := toJSON(r)
+			for i := range outcomes {
+				v.Outcomes = append(v.Outcomes, outcomeToJSON(&outcomes[i]))
+			}
 			for _, e := range events {
 				ej := eventJSON{At: rfc3339(e.At), By: e.By, Kind: e.Kind, From: e.FromStatus, To: e.ToStatus, Note: e.Note, Forced: e.Forced}
 				if e.MessageID != nil {
@@ -271,6 +279,23 @@ func (a *app) printReferral(v referralJSON, loc *time.Location) {
 			rows = append(rows, []string{at.ID, at.Filename, at.ContentType, byteSize(at.Size), what})
 		}
 		a.tableIndent("  ", []string{"ID", "FILE", "TYPE", "SIZE", "READ"}, rows)
+	}
+	if len(v.Outcomes) > 0 {
+		fmt.Fprintln(w, "\noutcomes:")
+		rows := [][]string{}
+		for _, o := range v.Outcomes {
+			what := o.Kind
+			switch {
+			case o.AmountCents != nil:
+				what += " " + store.FormatCents(*o.AmountCents)
+			case o.Points != nil:
+				what += fmt.Sprintf(" %+d points", *o.Points)
+			case o.Text != "":
+				what += ": " + o.Text
+			}
+			rows = append(rows, []string{o.Date, o.By, what, o.Note})
+		}
+		a.tableIndent("  ", []string{"DATE", "WHO", "OUTCOME", "NOTE"}, rows)
 	}
 	fmt.Fprintln(w, "\ntimeline:")
 	rows := [][]string{}

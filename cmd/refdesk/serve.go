@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -20,7 +22,7 @@ func (a *app) serveCmd() *cobra.Command {
 	var debug bool
 	c := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the daemon: take in referrals over IMAP and send replies over SMTP",
+		Short: "Run the daemon: take in referrals over IMAP, send replies, monthly reports and the daily digest over SMTP",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
@@ -48,24 +50,32 @@ func (a *app) serveCmd() *cobra.Command {
 	return c
 }
 
-// runDaemon wires intake and the outbox sender and runs both until ctx ends.
+// senderPoll is how soon serve's sender notices mail queued by another
+// process (`refdesk report --send`, `refdesk retry`): one indexed query.
+const senderPoll = 5 * time.Second
+
+// runDaemon wires intake, the outbox sender and the report and digest
+// scheduler, and runs them until ctx ends.
 func runDaemon(ctx context.Context, cfg *configs.Config, st *store.Store, log *slog.Logger, onProcessed func(ingest.Processed)) error {
 	renderer, err := notify.NewRenderer(cfg)
 	if err != nil {
 		return err
 	}
 	sender := notify.NewSender(cfg, st, renderer, log.With("part", "smtp"))
+	sender.Poll = senderPoll
 	daemon := ingest.NewDaemon(cfg, st, ingest.NewProcessor(cfg), log.With("part", "imap"))
 	daemon.OnCommit = sender.Wake
 	daemon.OnProcessed = onProcessed
+	sched := notify.NewScheduler(cfg, st, log.With("part", "schedule"))
+	sched.Now = st.Now
+	sched.Wake = sender.Wake
+	runs := []func(context.Context) error{daemon.Run, sender.Run, sched.Run}
 	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	wg.Add(2)
-	go func() { defer wg.Done(); errs[0] = daemon.Run(ctx) }()
-	go func() { defer wg.Done(); errs[1] = sender.Run(ctx) }()
-	wg.Wait()
-	if errs[0] != nil {
-		return errs[0]
+	errs := make([]error, len(runs))
+	for i, run := range runs {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = run(ctx) }()
 	}
-	return errs[1]
+	wg.Wait()
+	return errors.Join(errs...)
 }

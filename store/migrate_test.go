@@ -1,0 +1,186 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// rawStore opens a database without migrating it.
+func rawStore(t *testing.T) *Store {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "m.db")
+	db, err := sqlx.Open("sqlite3", "file:"+path+"?_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return &Store{db: db, Now: time.Now}
+}
+
+func fakeMigrations(ns ...int) []migration {
+	var out []migration
+	for _, n := range ns {
+		name := "t" + string(rune('0'+n))
+		out = append(out, migration{n: n, name: name + ".sql", sql: "CREATE TABLE " + name + " (x INTEGER)"})
+	}
+	return out
+}
+
+func tables(t *testing.T, s *Store) []string {
+	t.Helper()
+	var ts []string
+	if err := s.db.Select(&ts, "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 't_' ORDER BY name"); err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+func TestMigrationsWithGapsAndOutOfOrderArrivals(t *testing.T) {
+	ctx := context.Background()
+	s := rawStore(t)
+	steps := []struct {
+		name    string
+		have    []int
+		tables  []string
+		version int
+		tooNew  bool
+	}{
+		{"a gap: 1 and 3", []int{1, 3}, []string{"t1", "t3"}, 3, false},
+		{"again: nothing to do", []int{1, 3}, []string{"t1", "t3"}, 3, false},
+		{"2 and 4 arrive later: both applied", []int{1, 2, 3, 4}, []string{"t1", "t2", "t3", "t4"}, 4, false},
+		{"an older binary is refused", []int{1, 2, 3}, nil, 0, true},
+		{"a binary without 2 is refused", []int{1, 3, 4}, nil, 0, true},
+	}
+	for _, st := range steps {
+		err := s.migrateWith(ctx, fakeMigrations(st.have...))
+		if st.tooNew {
+			if !errors.Is(err, ErrTooNew) {
+				t.Errorf("%s: got %v, want ErrTooNew", st.name, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if got := tables(t, s); !slices.Equal(got, st.tables) {
+			t.Errorf("%s: tables %v, want %v", st.name, got, st.tables)
+		}
+		if v, _ := s.SchemaVersion(ctx); v != st.version {
+			t.Errorf("%s: user_version %d, want %d", st.name, v, st.version)
+		}
+	}
+}
+
+func TestMigrationsFromBeforeTheBookkeepingTable(t *testing.T) {
+	// A database written by a refdesk that recorded only user_version: 1
+	// is applied (re-running it would fail: its table exists), 3 is not.
+	ctx := context.Background()
+	s := rawStore(t)
+	if _, err := s.db.Exec("CREATE TABLE t1 (x INTEGER); PRAGMA user_version = 1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.migrateWith(ctx, fakeMigrations(1, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if got := tables(t, s); !slices.Equal(got, []string{"t1", "t3"}) {
+		t.Errorf("tables %v", got)
+	}
+	var applied []int
+	s.db.Select(&applied, "SELECT version FROM schema_migrations ORDER BY version")
+	if !slices.Equal(applied, []int{1, 3}) {
+		t.Errorf("schema_migrations = %v, want [1 3]", applied)
+	}
+}
+
+func TestEmbeddedMigrationsAreSortedAndUnique(t *testing.T) {
+	list, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) < 2 || list[0].n != 1 {
+		t.Fatalf("migrations = %+v", list)
+	}
+	for i := 1; i < len(list); i++ {
+		if list[i].n <= list[i-1].n {
+			t.Errorf("%s after %s", list[i].name, list[i-1].name)
+		}
+	}
+	s := openTest(t)
+	v, _ := s.SchemaVersion(context.Background())
+	if v != list[len(list)-1].n {
+		t.Errorf("a new database is at version %d, want %d", v, list[len(list)-1].n)
+	}
+}
+
+func TestMigration3BackfillsTimesOfExistingReferrals(t *testing.T) {
+	ctx := context.Background()
+	all, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "old.db")
+	old, err := sqlx.Open("sqlite3", "file:"+path+"?_txlock=immediate&_foreign_keys=on")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Store{db: old, Now: time.Now}
+	if err := s.migrateWith(ctx, all[:1]); err != nil { // a database of refdesk before outcomes
+		t.Fatal(err)
+	}
+	if err := s.prepareOnly(ctx, "message_insert", "referral_insert", "event_insert", "outbox_insert", "outbox_sent"); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 10, 5, 15, 0, 0, 0, time.UTC)
+	s.Now = func() time.Time { return at }
+	r := addReferral(t, s, 1, StatusAccepted, nil)
+	err = s.InTx(ctx, func(tx *Tx) error {
+		_, err := tx.Enqueue(&OutMsg{Kind: "accepted", MessageID: "r@x", To: "cw@x", InboundID: &r.MessageID})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at = at.Add(time.Minute)
+	if err := s.MarkSent(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+
+	s2, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	var f Facts
+	if err := s2.DB().Get(&f, "SELECT * FROM referral_facts WHERE id = ?", r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if !f.AcceptedAt.Equal(at.Add(-time.Minute)) || !f.RepliedAt.Equal(at) || !f.EnrolledAt.IsZero() {
+		t.Errorf("backfilled times: accepted %v, replied %v, enrolled %v", f.AcceptedAt, f.RepliedAt, f.EnrolledAt)
+	}
+}
+
+// prepareOnly prepares the named queries only (tests of old schemas, where
+// the newer queries do not prepare).
+func (s *Store) prepareOnly(ctx context.Context, names ...string) error {
+	qs, err := loadQueries()
+	if err != nil {
+		return err
+	}
+	s.stmts = map[string]*sqlx.Stmt{}
+	for _, n := range names {
+		st, err := s.db.PreparexContext(ctx, qs[n])
+		if err != nil {
+			return fmt.Errorf("store: prepare %s: %w", n, err)
+		}
+		s.stmts[n] = st
+	}
+	return nil
+}
