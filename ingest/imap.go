@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +18,7 @@ import (
 	"github.com/emersion/go-sasl"
 
 	"refdesk/configs"
+	"refdesk/configs/oauth"
 	"refdesk/store"
 )
 
@@ -32,10 +33,11 @@ const fetchBytes = 32 << 20
 // Daemon keeps an IMAP session to the referrals mailbox and takes in every
 // message that arrives.
 type Daemon struct {
-	cfg  *configs.Config
-	st   *store.Store
-	proc *Processor
-	log  *slog.Logger
+	cfg    *configs.Config
+	st     *store.Store
+	proc   *Processor
+	log    *slog.Logger
+	tokens *oauth.Source // nil unless imap.auth is an OAuth2 mechanism
 	// OnCommit is called after each committed batch (to wake the sender).
 	OnCommit func()
 	// OnProcessed, if set, is called for each message after its batch was
@@ -47,8 +49,16 @@ type Daemon struct {
 
 // NewDaemon wires an intake daemon.
 func NewDaemon(cfg *configs.Config, st *store.Store, proc *Processor, log *slog.Logger) *Daemon {
-	return &Daemon{cfg: cfg, st: st, proc: proc, log: log, newMail: make(chan struct{}, 1)}
+	return &Daemon{cfg: cfg, st: st, proc: proc, log: log, newMail: make(chan struct{}, 1),
+		tokens: oauth.New("imap", cfg.IMAP.Server)}
 }
+
+// Tokens is the daemon's OAuth2 token source (nil without OAuth2).
+func (d *Daemon) Tokens() *oauth.Source { return d.tokens }
+
+// errRenew ends a session whose OAuth2 token is about to expire: the next
+// one logs in with a fresh token. It is not a failure.
+var errRenew = errors.New("access token due for renewal")
 
 // Run keeps a session open until ctx ends, reconnecting with exponential
 // backoff and jitter when the connection drops.
@@ -59,6 +69,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		err := d.session(ctx)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if errors.Is(err, errRenew) {
+			d.log.Info("imap session renewed for a fresh access token")
+			continue
 		}
 		if time.Since(started) > time.Minute {
 			failures = 0 // it was healthy for a while: start the backoff again
@@ -88,7 +102,7 @@ func backoff(base, limit time.Duration, n int) time.Duration {
 // session runs one connection: log in, make sure the folders exist, select
 // the mailbox, then take in mail and wait (IDLE or poll) until an error.
 func (d *Daemon) session(ctx context.Context) error {
-	c, err := Dial(d.cfg.IMAP, &imapclient.Options{
+	c, err := Dial(ctx, d.cfg.IMAP, d.tokens, &imapclient.Options{
 		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
 			// Runs on the client's reader goroutine: hand off, never block.
 			Mailbox: func(m *imapclient.UnilateralDataMailbox) {
@@ -118,6 +132,10 @@ func (d *Daemon) session(ctx context.Context) error {
 	idle := caps.Has(imap.CapIdle)
 	d.log.Info("imap connected", "mailbox", d.cfg.IMAP.Mailbox, "uidvalidity", sel.UIDValidity,
 		"messages", sel.NumMessages, "idle", idle, "move", caps.Has(imap.CapMove), "uidplus", caps.Has(imap.CapUIDPlus))
+	var renewAt time.Time
+	if d.tokens != nil {
+		renewAt = d.tokens.RenewAt()
+	}
 	for {
 		if err := d.drain(ctx, c, sel.UIDValidity); err != nil {
 			return err
@@ -125,14 +143,20 @@ func (d *Daemon) session(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		if !renewAt.IsZero() && !time.Now().Before(renewAt) {
+			return errRenew
+		}
 		var woken bool
 		if idle {
-			woken, err = d.idle(ctx, c)
+			woken, err = d.idle(ctx, c, renewAt)
 		} else {
-			woken, err = d.poll(ctx, c)
+			woken, err = d.poll(ctx, c, renewAt)
 		}
 		if err != nil {
 			return err
+		}
+		if !renewAt.IsZero() && !time.Now().Before(renewAt) {
+			return errRenew
 		}
 		if !woken && ctx.Err() == nil {
 			// A quiet spell: select again, which also notices a mailbox
@@ -154,7 +178,7 @@ func (d *Daemon) signal() {
 
 // idle waits in IDLE for new mail, at most idle_timeout (RFC 2177 §3: servers
 // may drop an IDLE after 30 minutes). It reports whether new mail woke it.
-func (d *Daemon) idle(ctx context.Context, c *imapclient.Client) (bool, error) {
+func (d *Daemon) idle(ctx context.Context, c *imapclient.Client, renewAt time.Time) (bool, error) {
 	select { // mail that arrived while we were busy
 	case <-d.newMail:
 		return true, nil
@@ -164,7 +188,7 @@ func (d *Daemon) idle(ctx context.Context, c *imapclient.Client) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("imap idle: %w", err)
 	}
-	t := time.NewTimer(d.cfg.IMAP.IdleTimeout.Duration)
+	t := time.NewTimer(until(d.cfg.IMAP.IdleTimeout.Duration, renewAt))
 	defer t.Stop()
 	woken := false
 	select {
@@ -183,8 +207,8 @@ func (d *Daemon) idle(ctx context.Context, c *imapclient.Client) (bool, error) {
 
 // poll waits poll_interval, then checks the connection with NOOP (which
 // also brings any new EXISTS).
-func (d *Daemon) poll(ctx context.Context, c *imapclient.Client) (bool, error) {
-	t := time.NewTimer(d.cfg.IMAP.PollInterval.Duration)
+func (d *Daemon) poll(ctx context.Context, c *imapclient.Client, renewAt time.Time) (bool, error) {
+	t := time.NewTimer(until(d.cfg.IMAP.PollInterval.Duration, renewAt))
 	defer t.Stop()
 	select {
 	case <-t.C:
@@ -197,6 +221,14 @@ func (d *Daemon) poll(ctx context.Context, c *imapclient.Client) (bool, error) {
 		return false, fmt.Errorf("imap noop: %w", err)
 	}
 	return false, nil
+}
+
+// until is d, or less if renewAt comes sooner.
+func until(d time.Duration, renewAt time.Time) time.Duration {
+	if !renewAt.IsZero() {
+		d = max(0, min(d, time.Until(renewAt)))
+	}
+	return d
 }
 
 // drain takes in every message in the mailbox.
@@ -453,18 +485,22 @@ func EnsureMailbox(c *imapclient.Client, name string) error {
 
 // Dial connects and logs in to the configured IMAP server: implicit TLS,
 // STARTTLS, or plain to a loopback address only (config validation refuses
-// it elsewhere). Certificates are always verified; TLS 1.2 at least.
-func Dial(cfg configs.IMAP, opts *imapclient.Options) (*imapclient.Client, error) {
+// it elsewhere). Certificates are always verified against the system's CAs
+// and imap.ca_file; TLS 1.2 at least. tokens gives the access token for
+// auth = "xoauth2" or "oauthbearer" (nil otherwise).
+func Dial(ctx context.Context, cfg configs.IMAP, tokens *oauth.Source, opts *imapclient.Options) (*imapclient.Client, error) {
 	if opts == nil {
 		opts = &imapclient.Options{}
 	}
-	host, _, err := net.SplitHostPort(cfg.Address)
+	host, portStr, err := net.SplitHostPort(cfg.Address)
 	if err != nil {
 		return nil, fmt.Errorf("imap address: %w", err)
 	}
 	opts.Dialer = &net.Dialer{Timeout: 30 * time.Second}
 	if opts.TLSConfig == nil {
-		opts.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+		if opts.TLSConfig, err = cfg.TLSConfig(); err != nil {
+			return nil, fmt.Errorf("imap: %w", err)
+		}
 	}
 	var c *imapclient.Client
 	switch cfg.Security {
@@ -483,7 +519,8 @@ func Dial(cfg configs.IMAP, opts *imapclient.Options) (*imapclient.Client, error
 	if err != nil {
 		return nil, fmt.Errorf("imap connect %s: %w", cfg.Address, err)
 	}
-	if cfg.Auth == "password" {
+	switch {
+	case cfg.Auth == "password":
 		pass, err := cfg.Secret()
 		if err != nil {
 			c.Close()
@@ -497,6 +534,24 @@ func Dial(cfg configs.IMAP, opts *imapclient.Options) (*imapclient.Client, error
 		if err != nil {
 			c.Close()
 			return nil, fmt.Errorf("imap login as %s: %w", cfg.Username, err)
+		}
+	case cfg.IsOAuth2():
+		if tokens == nil {
+			c.Close()
+			return nil, fmt.Errorf("imap: auth = %q but no token source", cfg.Auth)
+		}
+		tok, err := tokens.Token(ctx)
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("imap login as %s: %w", cfg.Username, err)
+		}
+		port, _ := strconv.Atoi(portStr)
+		if err := c.Authenticate(oauth.NewClient(cfg.Auth, cfg.Username, tok.Value, host, port)); err != nil {
+			// The next attempt fetches a new token rather than
+			// offering the refused one again.
+			tokens.Invalidate()
+			c.Close()
+			return nil, fmt.Errorf("imap login as %s with %s: %w", cfg.Username, strings.ToUpper(cfg.Auth), err)
 		}
 	}
 	return c, nil
