@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,8 +25,6 @@ import (
 // plain EXPUNGE, which would delete other clients' \Deleted mail.
 const doneFlag = imap.Flag("$RefdeskDone")
 
-// fetchBytes caps the bytes of message bodies held in memory per transaction.
-const fetchBytes = 32 << 20
 
 // Daemon keeps an IMAP session to the referrals mailbox and takes in every
 // message that arrives.
@@ -229,201 +225,6 @@ func until(d time.Duration, renewAt time.Time) time.Duration {
 		d = max(0, min(d, time.Until(renewAt)))
 	}
 	return d
-}
-
-// drain takes in every message in the mailbox.
-func (d *Daemon) drain(ctx context.Context, c *imapclient.Client, uidValidity uint32) error {
-	// Not our own done flag; not what another client deleted and awaits
-	// expunge (its owner meant it gone).
-	found, err := c.UIDSearch(&imap.SearchCriteria{NotFlag: []imap.Flag{doneFlag, imap.FlagDeleted}}, nil).Wait()
-	if err != nil {
-		return fmt.Errorf("imap search: %w", err)
-	}
-	uids := found.AllUIDs()
-	size := d.cfg.IMAP.BatchSize
-	for len(uids) > 0 && ctx.Err() == nil {
-		n := min(len(uids), size)
-		if err := d.batch(ctx, c, uidValidity, uids[:n]); err != nil {
-			return err
-		}
-		uids = uids[n:]
-	}
-	return nil
-}
-
-type fetched struct {
-	in   Inbound
-	done *Processed
-}
-
-// batch processes one batch of UIDs: those already stored are only moved;
-// new ones are fetched (oversize ones are not), stored in one transaction per
-// bounded chunk, and moved after the commit.
-func (d *Daemon) batch(ctx context.Context, c *imapclient.Client, uidValidity uint32, uids []imap.UID) error {
-	mailbox := d.cfg.IMAP.Mailbox
-	plain := make([]uint32, len(uids))
-	for i, u := range uids {
-		plain[i] = uint32(u)
-	}
-	seen, err := d.st.SeenUIDs(ctx, mailbox, uidValidity, plain)
-	if err != nil {
-		return err
-	}
-	moves := map[string][]imap.UID{}
-	movedIDs := map[string][]int64{}
-	var fresh []imap.UID
-	for _, u := range uids {
-		if s, ok := seen[uint32(u)]; ok {
-			// Committed before but still here (a crash before the move).
-			f := d.proc.folder(s.Disposition)
-			moves[f] = append(moves[f], u)
-			movedIDs[f] = append(movedIDs[f], s.ID)
-			continue
-		}
-		fresh = append(fresh, u)
-	}
-	var items []fetched
-	if len(fresh) > 0 {
-		meta, err := c.Fetch(imap.UIDSetNum(fresh...), &imap.FetchOptions{UID: true, RFC822Size: true, InternalDate: true}).Collect()
-		if err != nil {
-			return fmt.Errorf("imap fetch sizes: %w", err)
-		}
-		slices.SortFunc(meta, func(a, b *imapclient.FetchMessageBuffer) int { return int(a.UID) - int(b.UID) })
-		limit := int64(d.cfg.Intake.MaxMessageSize)
-		var chunk []*imapclient.FetchMessageBuffer
-		var chunkBytes int64
-		flush := func() error {
-			got, err := d.fetchBodies(c, chunk, uidValidity)
-			if err != nil {
-				return err
-			}
-			if err := d.commit(ctx, got); err != nil {
-				return err
-			}
-			items = append(items, got...)
-			chunk, chunkBytes = nil, 0
-			return nil
-		}
-		for _, m := range meta {
-			if m.RFC822Size > limit {
-				// SPEC §9: checked from RFC822.SIZE, never fetched.
-				got := []fetched{{in: Inbound{Mailbox: mailbox, UIDValidity: uidValidity, UID: uint32(m.UID), Size: m.RFC822Size, Received: m.InternalDate}}}
-				if err := d.commit(ctx, got); err != nil {
-					return err
-				}
-				items = append(items, got...)
-				continue
-			}
-			if chunkBytes+m.RFC822Size > fetchBytes && len(chunk) > 0 {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-			chunk = append(chunk, m)
-			chunkBytes += m.RFC822Size
-		}
-		if len(chunk) > 0 {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	for _, it := range items {
-		moves[it.done.Folder] = append(moves[it.done.Folder], imap.UID(it.in.UID))
-		movedIDs[it.done.Folder] = append(movedIDs[it.done.Folder], it.done.ID)
-	}
-	for folder, set := range moves {
-		if err := MoveOut(c, set, folder); err != nil {
-			return err
-		}
-		if err := d.st.SetMoved(ctx, folder, movedIDs[folder]); err != nil {
-			return err
-		}
-	}
-	if d.OnProcessed != nil {
-		for _, it := range items {
-			d.OnProcessed(*it.done)
-		}
-	}
-	return nil
-}
-
-// fetchBodies fetches BODY.PEEK[] (never setting \Seen) for a chunk.
-func (d *Daemon) fetchBodies(c *imapclient.Client, chunk []*imapclient.FetchMessageBuffer, uidValidity uint32) ([]fetched, error) {
-	uids := make([]imap.UID, len(chunk))
-	byUID := map[imap.UID]*imapclient.FetchMessageBuffer{}
-	for i, m := range chunk {
-		uids[i] = m.UID
-		byUID[m.UID] = m
-	}
-	section := &imap.FetchItemBodySection{Peek: true}
-	cmd := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}})
-	defer cmd.Close()
-	var out []fetched
-	for {
-		msg := cmd.Next()
-		if msg == nil {
-			break
-		}
-		var uid imap.UID
-		var raw []byte
-		for {
-			item := msg.Next()
-			if item == nil {
-				break
-			}
-			switch it := item.(type) {
-			case imapclient.FetchItemDataUID:
-				uid = it.UID
-			case imapclient.FetchItemDataBodySection:
-				b, err := io.ReadAll(io.LimitReader(it.Literal, int64(d.cfg.Intake.MaxMessageSize)+1))
-				if err != nil {
-					return nil, fmt.Errorf("imap fetch body: %w", err)
-				}
-				raw = b
-			}
-		}
-		meta, ok := byUID[uid]
-		if !ok || raw == nil {
-			continue // a message expunged meanwhile: nothing to take in
-		}
-		out = append(out, fetched{in: Inbound{Mailbox: d.cfg.IMAP.Mailbox, UIDValidity: uidValidity, UID: uint32(uid),
-			Raw: raw, Size: meta.RFC822Size, Received: meta.InternalDate}})
-	}
-	if err := cmd.Close(); err != nil {
-		return nil, fmt.Errorf("imap fetch: %w", err)
-	}
-	slices.SortFunc(out, func(a, b fetched) int { return int(a.in.UID) - int(b.in.UID) })
-	return out, nil
-}
-
-// commit stores a chunk in one transaction.
-func (d *Daemon) commit(ctx context.Context, items []fetched) error {
-	if len(items) == 0 {
-		return nil
-	}
-	err := d.st.InTx(ctx, func(tx *store.Tx) error {
-		for i := range items {
-			p, err := d.proc.Process(tx, items[i].in)
-			if err != nil {
-				return err
-			}
-			items[i].done = &p
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("intake: %w (the messages stay in the inbox)", err)
-	}
-	for _, it := range items {
-		p := it.done
-		d.log.Info("message processed", "uid", it.in.UID, "msg", fmt.Sprintf("M-%d", p.ID), "disposition", p.Disposition,
-			"refs", strings.Join(p.Refs, ","), "decisions", strings.Join(p.Decisions, ","), "reply", p.Reply, "reason", logReason(p))
-	}
-	if d.OnCommit != nil {
-		d.OnCommit()
-	}
-	return nil
 }
 
 // logReason is a disposition reason fit for the log: reasons are written by

@@ -20,7 +20,7 @@ import (
 )
 
 // Kinds of outbound mail whose templates must exist.
-var Kinds = []string{"accepted", "redirected", "needs-info", "duplicate", "waitlisted", "unknown-sender", "batch"}
+var Kinds = []string{"accepted", "redirected", "needs-info", "duplicate", "waitlisted", "unknown-sender", "batch", "too-large"}
 
 // Renderer turns outbox rows into subjects and bodies.
 type Renderer struct {
@@ -46,6 +46,8 @@ type View struct {
 	ContactBy string
 	// Form is the copy-ready referral template.
 	Form string
+	// MaxMessageSize is the intake size limit in words: "25 MB".
+	MaxMessageSize string
 }
 
 // NewRenderer loads the embedded templates, then files of the same name from
@@ -153,6 +155,8 @@ func (r *Renderer) Render(o *store.OutMsg) (*Rendered, error) {
 		Items:     reply.Items,
 		ContactBy: contactBy(o.CreatedAt, r.cfg.Program.FirstContactDays, r.cfg.Location),
 		Form:      BlankForm(r.cfg.Intake.Required),
+
+		MaxMessageSize: sizeWords(int64(r.cfg.Intake.MaxMessageSize)),
 	}
 	if v.Subject == "" {
 		v.Subject = "Referral"
@@ -186,6 +190,17 @@ func (r *Renderer) Render(o *store.OutMsg) (*Rendered, error) {
 	out.Subject = strings.Join(strings.Fields(out.Subject), " ")
 	out.Text = strings.TrimLeft(out.Text, "\n")
 	return &out, nil
+}
+
+// sizeWords writes a byte count for people: "25 MB", "512 KB".
+func sizeWords(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.4g MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.4g KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // contactBy is the date first contact is promised: days business days

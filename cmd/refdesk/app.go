@@ -91,7 +91,7 @@ func (a *app) open(ctx context.Context) (*configs.Config, *store.Store, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := store.Open(ctx, cfg.Database.Path)
+	st, err := store.OpenWith(ctx, cfg.Database.Path, store.Options{BusyTimeout: cfg.Database.BusyTimeout.Duration})
 	if err != nil {
 		return nil, nil, err
 	}
