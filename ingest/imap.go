@@ -25,7 +25,6 @@ import (
 // plain EXPUNGE, which would delete other clients' \Deleted mail.
 const doneFlag = imap.Flag("$RefdeskDone")
 
-
 // Daemon keeps an IMAP session to the referrals mailbox and takes in every
 // message that arrives.
 type Daemon struct {

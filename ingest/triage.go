@@ -44,7 +44,7 @@ func (NoLookups) Referral(int64) (*store.Referral, error)            { return ni
 func (NoLookups) OpenDuplicate(_, _, _, _ string) (*store.Referral, error) {
 	return nil, store.ErrNotFound
 }
-func (NoLookups) Caseload() (int, error)                      { return 0, nil }
+func (NoLookups) Caseload() (int, error)                           { return 0, nil }
 func (NoLookups) RepliesSince(string, time.Time, int) (int, error) { return 0, nil }
 
 // Outcome is what triage decided for one message.
