@@ -61,15 +61,36 @@ func (d *Daemon) drain(ctx context.Context, c *imapclient.Client, uidValidity ui
 		defer close(chunks)
 		produced <- d.produce(pctx, c, uidValidity, uids, chunks)
 	}()
+	// Moves run beside the next commit: a chunk is handed to the mover
+	// only after its transaction committed.
+	toMove := make(chan work, 1)
+	moved := make(chan error, 1)
+	go func() {
+		var err error
+		for w := range toMove {
+			if err == nil {
+				if err = d.moveOut(ctx, c, w); err != nil {
+					cancel()
+				}
+			}
+		}
+		moved <- err
+	}()
 	var failed error
 	for w := range chunks {
-		if failed != nil {
+		if failed != nil || pctx.Err() != nil {
 			continue // let the producer finish; it stops at pctx
 		}
-		if err := d.consume(ctx, c, w); err != nil {
+		if err := d.commit(ctx, w.items); err != nil {
 			failed = err
 			cancel()
+			continue
 		}
+		toMove <- w
+	}
+	close(toMove)
+	if err := <-moved; failed == nil {
+		failed = err
 	}
 	if err := <-produced; failed == nil && err != nil && ctx.Err() == nil {
 		failed = err
@@ -160,11 +181,8 @@ func (d *Daemon) produce(ctx context.Context, c *imapclient.Client, uidValidity 
 	return nil
 }
 
-// consume stores a chunk in one transaction, then moves it out of the inbox.
-func (d *Daemon) consume(ctx context.Context, c *imapclient.Client, w work) error {
-	if err := d.commit(ctx, w.items); err != nil {
-		return err
-	}
+// moveOut moves a committed chunk out of the inbox.
+func (d *Daemon) moveOut(ctx context.Context, c *imapclient.Client, w work) error {
 	moves, ids := w.seenUIDs, w.seenIDs
 	if moves == nil {
 		moves, ids = map[string][]imap.UID{}, map[string][]int64{}

@@ -14,9 +14,6 @@ SELECT id, disposition FROM messages WHERE sha256 = ? ORDER BY id LIMIT 1;
 -- name: message_get
 SELECT * FROM messages WHERE id = ?;
 
--- name: message_set_moved
-UPDATE messages SET moved_to = ? WHERE id = ?;
-
 -- name: message_set_disposition
 UPDATE messages SET disposition = ?, reason = ?, partner_id = ?, processed_at = ? WHERE id = ?;
 
