@@ -27,7 +27,9 @@ func init() {
 		// A bigger page cache than SQLite's 2 MB and memory-mapped reads:
 		// intake looks up hashes, phones and addresses in indexes that
 		// would otherwise be read back with a system call per page.
-		_, err := c.Exec("PRAGMA cache_size = -16384; PRAGMA mmap_size = 268435456; PRAGMA temp_store = MEMORY", nil)
+		// secure_delete: what an update replaces or a purge deletes is
+		// overwritten, not left in free space in the file.
+		_, err := c.Exec("PRAGMA cache_size = -16384; PRAGMA mmap_size = 268435456; PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON", nil)
 		return err
 	}})
 }
@@ -47,6 +49,7 @@ var (
 
 // Store is an open refdesk database.
 type Store struct {
+	path  string
 	db    *sqlx.DB
 	stmts map[string]*sqlx.Stmt
 	// Now is the clock; tests replace it.
@@ -85,7 +88,7 @@ func OpenWith(ctx context.Context, path string, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s := &Store{db: db, Now: time.Now}
+	s := &Store{path: path, db: db, Now: time.Now}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -50,7 +50,7 @@ Start with:  refdesk demo`,
 	root.AddCommand(
 		a.serveCmd(), a.demoCmd(), a.checkCmd(), a.parseCmd(),
 		a.listCmd(), a.showCmd(), a.updateCmd(), a.noteCmd(),
-		a.heldCmd(), a.releaseCmd(), a.discardCmd(), a.outboxCmd(), a.retryCmd(),
+		a.heldCmd(), a.releaseCmd(), a.discardCmd(), a.outboxCmd(), a.retryCmd(), a.purgeCmd(),
 	)
 	return root
 }
