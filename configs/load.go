@@ -115,6 +115,7 @@ func (c *Config) setDefaults() {
 		c.Program.FirstContactDays = 2
 	}
 	def(&c.Database.Path, "refdesk.db")
+	defDur("database.busy_timeout", &c.Database.BusyTimeout, 10*time.Second)
 	def(&c.IMAP.Security, "tls")
 	def(&c.IMAP.Auth, "password")
 	def(&c.IMAP.Mailbox, "INBOX")
@@ -125,6 +126,12 @@ func (c *Config) setDefaults() {
 	defInt("imap.batch_size", &c.IMAP.BatchSize, 200)
 	def(&c.SMTP.Security, "starttls")
 	def(&c.SMTP.Auth, "password")
+	for _, s := range []*Server{&c.IMAP.Server, &c.SMTP.Server} {
+		if s.Provider == "microsoft" {
+			// Work and school accounts; a tenant id or domain narrows it.
+			def(&s.Tenant, "organizations")
+		}
+	}
 	defInt("smtp.max_attempts", &c.SMTP.MaxAttempts, 12)
 	defDur("", &c.SMTP.Timeout, 30*time.Second)
 	if c.Intake.Required == nil {

@@ -49,17 +49,43 @@ type Program struct {
 // Database says where the SQLite file lives.
 type Database struct {
 	Path string `toml:"path"`
+	// BusyTimeout is how long a write waits for a lock another process
+	// holds before it fails with "database is locked".
+	BusyTimeout Duration `toml:"busy_timeout"`
 }
 
 // Server holds what IMAP and SMTP share: where, how securely, who.
 type Server struct {
 	Address      string `toml:"address"`
 	Security     string `toml:"security"` // tls | starttls | none
-	Auth         string `toml:"auth"`     // password | xoauth2 | none
+	Auth         string `toml:"auth"`     // password | xoauth2 | oauthbearer | none
 	Username     string `toml:"username"`
 	PasswordEnv  string `toml:"password_env"`
 	PasswordFile string `toml:"password_file"`
+	// CAFile is a PEM file of CA certificates trusted in addition to the
+	// system's (a private CA). Certificates are always verified.
+	CAFile string `toml:"ca_file"`
+	OAuth2
 }
+
+// OAuth2 says where the access token for auth = "xoauth2" or "oauthbearer"
+// comes from: a command that prints it, or a refresh token exchanged at a
+// provider's token endpoint.
+type OAuth2 struct {
+	TokenCommand     string   `toml:"token_command"`
+	Provider         string   `toml:"oauth2_provider"` // microsoft | google
+	ClientID         string   `toml:"oauth2_client_id"`
+	ClientSecretEnv  string   `toml:"oauth2_client_secret_env"`
+	ClientSecretFile string   `toml:"oauth2_client_secret_file"`
+	RefreshTokenEnv  string   `toml:"oauth2_refresh_token_env"`
+	RefreshTokenFile string   `toml:"oauth2_refresh_token_file"`
+	Tenant           string   `toml:"oauth2_tenant"`
+	TokenURL         string   `toml:"oauth2_token_url"`
+	Scopes           []string `toml:"oauth2_scopes"`
+}
+
+// IsOAuth2 reports whether the server logs in with an OAuth2 access token.
+func (s Server) IsOAuth2() bool { return s.Auth == "xoauth2" || s.Auth == "oauthbearer" }
 
 // IMAP is the referrals mailbox.
 type IMAP struct {
@@ -92,6 +118,9 @@ type Intake struct {
 	MaxAttachmentSize Size     `toml:"max_attachment_size"`
 	MaxUnzippedSize   Size     `toml:"max_unzipped_size"`
 	ParseTimeout      Duration `toml:"parse_timeout"`
+	// VerifyDKIM makes refdesk verify DKIM signatures itself (RFC 6376),
+	// beside the trusted Authentication-Results.
+	VerifyDKIM bool `toml:"verify_dkim"`
 }
 
 // FieldsConf extends the label table: [fields.aliases] client_name = ["..."].
@@ -137,6 +166,10 @@ type Partner struct {
 	Domains   []string `toml:"domains"`
 	Addresses []string `toml:"addresses"`
 	ReportTo  []string `toml:"report_to"`
+	// RequireAuthentication holds mail from this partner unless it carries
+	// a DKIM signature aligned with its From domain (or a DMARC pass from
+	// the trusted server).
+	RequireAuthentication bool `toml:"require_authentication"`
 }
 
 // Service is where a "better fit elsewhere" reply points.

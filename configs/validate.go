@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -112,10 +113,89 @@ func (c *Config) validateServer(p *problems, name string, s Server) {
 			p.add(name+".password_env", "%v", errNotEnvName)
 		}
 	case "none":
-	case "xoauth2":
-		p.add(name+".auth", `"xoauth2" is not supported by this build yet; use "password" (an app password) for now`)
+	case "xoauth2", "oauthbearer":
+		if s.Username == "" {
+			p.add(name+".username", "missing: auth = %q sends the mailbox's address with the token", s.Auth)
+		}
+		if s.PasswordEnv != "" || s.PasswordFile != "" {
+			p.add(name+".password_env", "auth = %q takes no password; remove password_env and password_file", s.Auth)
+		}
+		c.validateOAuth2(p, name, s)
 	default:
-		p.add(name+".auth", "must be password, xoauth2 or none, not %q", s.Auth)
+		p.add(name+".auth", "must be password, xoauth2, oauthbearer or none, not %q", s.Auth)
+	}
+	if !s.IsOAuth2() {
+		for key, v := range map[string]string{"token_command": s.TokenCommand, "oauth2_provider": s.Provider,
+			"oauth2_client_id": s.ClientID, "oauth2_refresh_token_env": s.RefreshTokenEnv,
+			"oauth2_refresh_token_file": s.RefreshTokenFile, "oauth2_token_url": s.TokenURL} {
+			if v != "" {
+				p.add(name+"."+key, "only used with auth = \"xoauth2\" or \"oauthbearer\"")
+			}
+		}
+	}
+	if s.CAFile != "" {
+		if _, err := os.Stat(s.CAFile); err != nil {
+			p.add(name+".ca_file", "cannot read the CA file: %v", errors.Unwrap(err))
+		}
+	}
+}
+
+// validateOAuth2 checks where an OAuth2 access token comes from: exactly one
+// of token_command and a refresh-token flow (oauth2_provider or
+// oauth2_token_url), and what that flow needs.
+func (c *Config) validateOAuth2(p *problems, name string, s Server) {
+	o := s.OAuth2
+	flow := o.Provider != "" || o.TokenURL != ""
+	switch {
+	case o.TokenCommand != "" && flow:
+		p.add(name+".token_command", "give either token_command or oauth2_provider, not both")
+		return
+	case o.TokenCommand == "" && !flow:
+		p.add(name+".auth", "%q needs token_command, or oauth2_provider with a refresh token", s.Auth)
+		return
+	case o.TokenCommand != "":
+		if strings.TrimSpace(o.TokenCommand) == "" {
+			p.add(name+".token_command", "empty command")
+		}
+		return
+	}
+	switch o.Provider {
+	case "microsoft", "google", "":
+	default:
+		p.add(name+".oauth2_provider", "must be microsoft or google, not %q (or give oauth2_token_url)", o.Provider)
+	}
+	if o.Provider == "" && len(o.Scopes) == 0 {
+		p.add(name+".oauth2_scopes", "missing: oauth2_token_url without oauth2_provider needs the scopes to ask for")
+	}
+	if o.Tenant != "" && o.Provider != "microsoft" {
+		p.add(name+".oauth2_tenant", "only used with oauth2_provider = \"microsoft\"")
+	}
+	if o.TokenURL != "" {
+		u, err := url.Parse(o.TokenURL)
+		switch {
+		case err != nil || u.Host == "":
+			p.add(name+".oauth2_token_url", "not a URL: %q", o.TokenURL)
+		case u.Scheme == "https":
+		case u.Scheme == "http" && IsLoopback(u.Hostname()):
+		default:
+			p.add(name+".oauth2_token_url", "must be https (http only to a loopback address), not %q", o.TokenURL)
+		}
+	}
+	if o.ClientID == "" {
+		p.add(name+".oauth2_client_id", "missing: the application (client) id registered with the provider")
+	}
+	if (o.RefreshTokenEnv == "") == (o.RefreshTokenFile == "") {
+		p.add(name+".oauth2_refresh_token_env", "give exactly one of oauth2_refresh_token_env and oauth2_refresh_token_file")
+	} else if o.RefreshTokenEnv != "" && !envName.MatchString(o.RefreshTokenEnv) {
+		p.add(name+".oauth2_refresh_token_env", "%v", errNotEnvName)
+	}
+	if o.ClientSecretEnv != "" && o.ClientSecretFile != "" {
+		p.add(name+".oauth2_client_secret_env", "give at most one of oauth2_client_secret_env and oauth2_client_secret_file")
+	} else if o.ClientSecretEnv != "" && !envName.MatchString(o.ClientSecretEnv) {
+		p.add(name+".oauth2_client_secret_env", "%v", errNotEnvName)
+	}
+	if o.Provider == "google" && o.ClientSecretEnv == "" && o.ClientSecretFile == "" {
+		p.add(name+".oauth2_client_secret_env", "missing: Google needs the OAuth client's secret (oauth2_client_secret_env or _file)")
 	}
 }
 
@@ -128,6 +208,9 @@ func (c *Config) validateIMAP(p *problems) {
 			p.add(k, "must differ from %s (%q)", other, names[k])
 		}
 		seen[strings.ToLower(names[k])] = k
+	}
+	if d := c.Database.BusyTimeout.Duration; d < 0 || d > time.Hour {
+		p.add("database.busy_timeout", "must be between 0s and 1h")
 	}
 	if m.PollInterval.Duration < time.Second {
 		p.add("imap.poll_interval", "must be at least 1s")
@@ -408,25 +491,30 @@ var errNotEnvName = errors.New("not the name of an environment variable (letters
 
 // Secret returns the server's password from password_env or password_file.
 // The value is never logged; errors name the variable or file, not the value.
-func (s Server) Secret() (string, error) {
+func (s Server) Secret() (string, error) { return ReadSecret(s.PasswordEnv, s.PasswordFile) }
+
+// ReadSecret reads a secret from the environment variable env, or else from
+// file. The value is never logged; errors name the variable or file, not the
+// value. Both empty gives "".
+func ReadSecret(env, file string) (string, error) {
 	switch {
-	case s.PasswordEnv != "":
-		if !envName.MatchString(s.PasswordEnv) {
+	case env != "":
+		if !envName.MatchString(env) {
 			return "", errNotEnvName
 		}
-		v, ok := os.LookupEnv(s.PasswordEnv)
+		v, ok := os.LookupEnv(env)
 		if !ok || v == "" {
-			return "", fmt.Errorf("environment variable %s is not set", s.PasswordEnv)
+			return "", fmt.Errorf("environment variable %s is not set", env)
 		}
 		return v, nil
-	case s.PasswordFile != "":
-		b, err := os.ReadFile(s.PasswordFile)
+	case file != "":
+		b, err := os.ReadFile(file)
 		if err != nil {
-			return "", fmt.Errorf("password file: %w", err)
+			return "", fmt.Errorf("secret file: %w", err)
 		}
 		v := strings.TrimRight(string(b), "\r\n")
 		if v == "" {
-			return "", fmt.Errorf("password file %s is empty", s.PasswordFile)
+			return "", fmt.Errorf("secret file %s is empty", file)
 		}
 		return v, nil
 	}
@@ -441,15 +529,21 @@ func (c *Config) CheckSecrets() error {
 		key string
 		srv Server
 	}{{"imap", c.IMAP.Server}, {"smtp", c.SMTP.Server}} {
-		if s.srv.Auth != "password" {
-			continue
-		}
-		if _, err := s.srv.Secret(); err != nil {
-			key := s.key + ".password_env"
-			if s.srv.PasswordFile != "" {
-				key = s.key + ".password_file"
+		check := func(env, file, envKey, fileKey string) {
+			if _, err := ReadSecret(env, file); err != nil {
+				key := s.key + "." + envKey
+				if file != "" {
+					key = s.key + "." + fileKey
+				}
+				p.add(key, "%v", err)
 			}
-			p.add(key, "%v", err)
+		}
+		switch {
+		case s.srv.Auth == "password":
+			check(s.srv.PasswordEnv, s.srv.PasswordFile, "password_env", "password_file")
+		case s.srv.IsOAuth2() && s.srv.TokenCommand == "":
+			check(s.srv.RefreshTokenEnv, s.srv.RefreshTokenFile, "oauth2_refresh_token_env", "oauth2_refresh_token_file")
+			check(s.srv.ClientSecretEnv, s.srv.ClientSecretFile, "oauth2_client_secret_env", "oauth2_client_secret_file")
 		}
 	}
 	return errors.Join(p.errs...)

@@ -9,7 +9,8 @@ import (
 // DryRun is what `refdesk parse FILE.eml` reports (SPEC §7, the dry-run
 // contract): what intake would do with a message, decided without a
 // database and without sending anything, so without follow-up, duplicate,
-// capacity or reply-cap checks.
+// capacity or reply-cap checks. With verify_dkim it looks up the signers'
+// keys in DNS, as intake does.
 type DryRun struct {
 	Disposition string        `json:"disposition"`
 	Reason      string        `json:"reason"`
@@ -63,7 +64,11 @@ func (p *Processor) DryRun(raw []byte, now time.Time) (*DryRun, error) {
 	if when.IsZero() {
 		when = now
 	}
-	res, err := p.triager.Triage(msg, NoLookups{}, when, Options{})
+	var opt Options
+	if p.cfg.Intake.VerifyDKIM {
+		opt.DKIM = p.verifyDKIM(raw) // DNS lookups of the signers' keys
+	}
+	res, err := p.triager.Triage(msg, NoLookups{}, when, opt)
 	if err != nil {
 		return nil, err
 	}

@@ -2,14 +2,12 @@ package ingest
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/emersion/go-sasl"
 
 	"refdesk/configs"
+	"refdesk/configs/oauth"
 	"refdesk/store"
 )
 
@@ -26,16 +25,14 @@ import (
 // plain EXPUNGE, which would delete other clients' \Deleted mail.
 const doneFlag = imap.Flag("$RefdeskDone")
 
-// fetchBytes caps the bytes of message bodies held in memory per transaction.
-const fetchBytes = 32 << 20
-
 // Daemon keeps an IMAP session to the referrals mailbox and takes in every
 // message that arrives.
 type Daemon struct {
-	cfg  *configs.Config
-	st   *store.Store
-	proc *Processor
-	log  *slog.Logger
+	cfg    *configs.Config
+	st     *store.Store
+	proc   *Processor
+	log    *slog.Logger
+	tokens *oauth.Source // nil unless imap.auth is an OAuth2 mechanism
 	// OnCommit is called after each committed batch (to wake the sender).
 	OnCommit func()
 	// OnProcessed, if set, is called for each message after its batch was
@@ -47,8 +44,16 @@ type Daemon struct {
 
 // NewDaemon wires an intake daemon.
 func NewDaemon(cfg *configs.Config, st *store.Store, proc *Processor, log *slog.Logger) *Daemon {
-	return &Daemon{cfg: cfg, st: st, proc: proc, log: log, newMail: make(chan struct{}, 1)}
+	return &Daemon{cfg: cfg, st: st, proc: proc, log: log, newMail: make(chan struct{}, 1),
+		tokens: oauth.New("imap", cfg.IMAP.Server)}
 }
+
+// Tokens is the daemon's OAuth2 token source (nil without OAuth2).
+func (d *Daemon) Tokens() *oauth.Source { return d.tokens }
+
+// errRenew ends a session whose OAuth2 token is about to expire: the next
+// one logs in with a fresh token. It is not a failure.
+var errRenew = errors.New("access token due for renewal")
 
 // Run keeps a session open until ctx ends, reconnecting with exponential
 // backoff and jitter when the connection drops.
@@ -59,6 +64,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		err := d.session(ctx)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if errors.Is(err, errRenew) {
+			d.log.Info("imap session renewed for a fresh access token")
+			continue
 		}
 		if time.Since(started) > time.Minute {
 			failures = 0 // it was healthy for a while: start the backoff again
@@ -88,7 +97,7 @@ func backoff(base, limit time.Duration, n int) time.Duration {
 // session runs one connection: log in, make sure the folders exist, select
 // the mailbox, then take in mail and wait (IDLE or poll) until an error.
 func (d *Daemon) session(ctx context.Context) error {
-	c, err := Dial(d.cfg.IMAP, &imapclient.Options{
+	c, err := Dial(ctx, d.cfg.IMAP, d.tokens, &imapclient.Options{
 		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
 			// Runs on the client's reader goroutine: hand off, never block.
 			Mailbox: func(m *imapclient.UnilateralDataMailbox) {
@@ -118,6 +127,10 @@ func (d *Daemon) session(ctx context.Context) error {
 	idle := caps.Has(imap.CapIdle)
 	d.log.Info("imap connected", "mailbox", d.cfg.IMAP.Mailbox, "uidvalidity", sel.UIDValidity,
 		"messages", sel.NumMessages, "idle", idle, "move", caps.Has(imap.CapMove), "uidplus", caps.Has(imap.CapUIDPlus))
+	var renewAt time.Time
+	if d.tokens != nil {
+		renewAt = d.tokens.RenewAt()
+	}
 	for {
 		if err := d.drain(ctx, c, sel.UIDValidity); err != nil {
 			return err
@@ -125,14 +138,20 @@ func (d *Daemon) session(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		if !renewAt.IsZero() && !time.Now().Before(renewAt) {
+			return errRenew
+		}
 		var woken bool
 		if idle {
-			woken, err = d.idle(ctx, c)
+			woken, err = d.idle(ctx, c, renewAt)
 		} else {
-			woken, err = d.poll(ctx, c)
+			woken, err = d.poll(ctx, c, renewAt)
 		}
 		if err != nil {
 			return err
+		}
+		if !renewAt.IsZero() && !time.Now().Before(renewAt) {
+			return errRenew
 		}
 		if !woken && ctx.Err() == nil {
 			// A quiet spell: select again, which also notices a mailbox
@@ -154,7 +173,7 @@ func (d *Daemon) signal() {
 
 // idle waits in IDLE for new mail, at most idle_timeout (RFC 2177 §3: servers
 // may drop an IDLE after 30 minutes). It reports whether new mail woke it.
-func (d *Daemon) idle(ctx context.Context, c *imapclient.Client) (bool, error) {
+func (d *Daemon) idle(ctx context.Context, c *imapclient.Client, renewAt time.Time) (bool, error) {
 	select { // mail that arrived while we were busy
 	case <-d.newMail:
 		return true, nil
@@ -164,7 +183,7 @@ func (d *Daemon) idle(ctx context.Context, c *imapclient.Client) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("imap idle: %w", err)
 	}
-	t := time.NewTimer(d.cfg.IMAP.IdleTimeout.Duration)
+	t := time.NewTimer(until(d.cfg.IMAP.IdleTimeout.Duration, renewAt))
 	defer t.Stop()
 	woken := false
 	select {
@@ -183,8 +202,8 @@ func (d *Daemon) idle(ctx context.Context, c *imapclient.Client) (bool, error) {
 
 // poll waits poll_interval, then checks the connection with NOOP (which
 // also brings any new EXISTS).
-func (d *Daemon) poll(ctx context.Context, c *imapclient.Client) (bool, error) {
-	t := time.NewTimer(d.cfg.IMAP.PollInterval.Duration)
+func (d *Daemon) poll(ctx context.Context, c *imapclient.Client, renewAt time.Time) (bool, error) {
+	t := time.NewTimer(until(d.cfg.IMAP.PollInterval.Duration, renewAt))
 	defer t.Stop()
 	select {
 	case <-t.C:
@@ -199,199 +218,12 @@ func (d *Daemon) poll(ctx context.Context, c *imapclient.Client) (bool, error) {
 	return false, nil
 }
 
-// drain takes in every message in the mailbox.
-func (d *Daemon) drain(ctx context.Context, c *imapclient.Client, uidValidity uint32) error {
-	// Not our own done flag; not what another client deleted and awaits
-	// expunge (its owner meant it gone).
-	found, err := c.UIDSearch(&imap.SearchCriteria{NotFlag: []imap.Flag{doneFlag, imap.FlagDeleted}}, nil).Wait()
-	if err != nil {
-		return fmt.Errorf("imap search: %w", err)
+// until is d, or less if renewAt comes sooner.
+func until(d time.Duration, renewAt time.Time) time.Duration {
+	if !renewAt.IsZero() {
+		d = max(0, min(d, time.Until(renewAt)))
 	}
-	uids := found.AllUIDs()
-	size := d.cfg.IMAP.BatchSize
-	for len(uids) > 0 && ctx.Err() == nil {
-		n := min(len(uids), size)
-		if err := d.batch(ctx, c, uidValidity, uids[:n]); err != nil {
-			return err
-		}
-		uids = uids[n:]
-	}
-	return nil
-}
-
-type fetched struct {
-	in   Inbound
-	done *Processed
-}
-
-// batch processes one batch of UIDs: those already stored are only moved;
-// new ones are fetched (oversize ones are not), stored in one transaction per
-// bounded chunk, and moved after the commit.
-func (d *Daemon) batch(ctx context.Context, c *imapclient.Client, uidValidity uint32, uids []imap.UID) error {
-	mailbox := d.cfg.IMAP.Mailbox
-	plain := make([]uint32, len(uids))
-	for i, u := range uids {
-		plain[i] = uint32(u)
-	}
-	seen, err := d.st.SeenUIDs(ctx, mailbox, uidValidity, plain)
-	if err != nil {
-		return err
-	}
-	moves := map[string][]imap.UID{}
-	movedIDs := map[string][]int64{}
-	var fresh []imap.UID
-	for _, u := range uids {
-		if s, ok := seen[uint32(u)]; ok {
-			// Committed before but still here (a crash before the move).
-			f := d.proc.folder(s.Disposition)
-			moves[f] = append(moves[f], u)
-			movedIDs[f] = append(movedIDs[f], s.ID)
-			continue
-		}
-		fresh = append(fresh, u)
-	}
-	var items []fetched
-	if len(fresh) > 0 {
-		meta, err := c.Fetch(imap.UIDSetNum(fresh...), &imap.FetchOptions{UID: true, RFC822Size: true, InternalDate: true}).Collect()
-		if err != nil {
-			return fmt.Errorf("imap fetch sizes: %w", err)
-		}
-		slices.SortFunc(meta, func(a, b *imapclient.FetchMessageBuffer) int { return int(a.UID) - int(b.UID) })
-		limit := int64(d.cfg.Intake.MaxMessageSize)
-		var chunk []*imapclient.FetchMessageBuffer
-		var chunkBytes int64
-		flush := func() error {
-			got, err := d.fetchBodies(c, chunk, uidValidity)
-			if err != nil {
-				return err
-			}
-			if err := d.commit(ctx, got); err != nil {
-				return err
-			}
-			items = append(items, got...)
-			chunk, chunkBytes = nil, 0
-			return nil
-		}
-		for _, m := range meta {
-			if m.RFC822Size > limit {
-				// SPEC §9: checked from RFC822.SIZE, never fetched.
-				got := []fetched{{in: Inbound{Mailbox: mailbox, UIDValidity: uidValidity, UID: uint32(m.UID), Size: m.RFC822Size, Received: m.InternalDate}}}
-				if err := d.commit(ctx, got); err != nil {
-					return err
-				}
-				items = append(items, got...)
-				continue
-			}
-			if chunkBytes+m.RFC822Size > fetchBytes && len(chunk) > 0 {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-			chunk = append(chunk, m)
-			chunkBytes += m.RFC822Size
-		}
-		if len(chunk) > 0 {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	for _, it := range items {
-		moves[it.done.Folder] = append(moves[it.done.Folder], imap.UID(it.in.UID))
-		movedIDs[it.done.Folder] = append(movedIDs[it.done.Folder], it.done.ID)
-	}
-	for folder, set := range moves {
-		if err := MoveOut(c, set, folder); err != nil {
-			return err
-		}
-		if err := d.st.SetMoved(ctx, folder, movedIDs[folder]); err != nil {
-			return err
-		}
-	}
-	if d.OnProcessed != nil {
-		for _, it := range items {
-			d.OnProcessed(*it.done)
-		}
-	}
-	return nil
-}
-
-// fetchBodies fetches BODY.PEEK[] (never setting \Seen) for a chunk.
-func (d *Daemon) fetchBodies(c *imapclient.Client, chunk []*imapclient.FetchMessageBuffer, uidValidity uint32) ([]fetched, error) {
-	uids := make([]imap.UID, len(chunk))
-	byUID := map[imap.UID]*imapclient.FetchMessageBuffer{}
-	for i, m := range chunk {
-		uids[i] = m.UID
-		byUID[m.UID] = m
-	}
-	section := &imap.FetchItemBodySection{Peek: true}
-	cmd := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}})
-	defer cmd.Close()
-	var out []fetched
-	for {
-		msg := cmd.Next()
-		if msg == nil {
-			break
-		}
-		var uid imap.UID
-		var raw []byte
-		for {
-			item := msg.Next()
-			if item == nil {
-				break
-			}
-			switch it := item.(type) {
-			case imapclient.FetchItemDataUID:
-				uid = it.UID
-			case imapclient.FetchItemDataBodySection:
-				b, err := io.ReadAll(io.LimitReader(it.Literal, int64(d.cfg.Intake.MaxMessageSize)+1))
-				if err != nil {
-					return nil, fmt.Errorf("imap fetch body: %w", err)
-				}
-				raw = b
-			}
-		}
-		meta, ok := byUID[uid]
-		if !ok || raw == nil {
-			continue // a message expunged meanwhile: nothing to take in
-		}
-		out = append(out, fetched{in: Inbound{Mailbox: d.cfg.IMAP.Mailbox, UIDValidity: uidValidity, UID: uint32(uid),
-			Raw: raw, Size: meta.RFC822Size, Received: meta.InternalDate}})
-	}
-	if err := cmd.Close(); err != nil {
-		return nil, fmt.Errorf("imap fetch: %w", err)
-	}
-	slices.SortFunc(out, func(a, b fetched) int { return int(a.in.UID) - int(b.in.UID) })
-	return out, nil
-}
-
-// commit stores a chunk in one transaction.
-func (d *Daemon) commit(ctx context.Context, items []fetched) error {
-	if len(items) == 0 {
-		return nil
-	}
-	err := d.st.InTx(ctx, func(tx *store.Tx) error {
-		for i := range items {
-			p, err := d.proc.Process(tx, items[i].in)
-			if err != nil {
-				return err
-			}
-			items[i].done = &p
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("intake: %w (the messages stay in the inbox)", err)
-	}
-	for _, it := range items {
-		p := it.done
-		d.log.Info("message processed", "uid", it.in.UID, "msg", fmt.Sprintf("M-%d", p.ID), "disposition", p.Disposition,
-			"refs", strings.Join(p.Refs, ","), "decisions", strings.Join(p.Decisions, ","), "reply", p.Reply, "reason", logReason(p))
-	}
-	if d.OnCommit != nil {
-		d.OnCommit()
-	}
-	return nil
+	return d
 }
 
 // logReason is a disposition reason fit for the log. Reasons are written by
@@ -458,18 +290,22 @@ func EnsureMailbox(c *imapclient.Client, name string) error {
 
 // Dial connects and logs in to the configured IMAP server: implicit TLS,
 // STARTTLS, or plain to a loopback address only (config validation refuses
-// it elsewhere). Certificates are always verified; TLS 1.2 at least.
-func Dial(cfg configs.IMAP, opts *imapclient.Options) (*imapclient.Client, error) {
+// it elsewhere). Certificates are always verified against the system's CAs
+// and imap.ca_file; TLS 1.2 at least. tokens gives the access token for
+// auth = "xoauth2" or "oauthbearer" (nil otherwise).
+func Dial(ctx context.Context, cfg configs.IMAP, tokens *oauth.Source, opts *imapclient.Options) (*imapclient.Client, error) {
 	if opts == nil {
 		opts = &imapclient.Options{}
 	}
-	host, _, err := net.SplitHostPort(cfg.Address)
+	host, portStr, err := net.SplitHostPort(cfg.Address)
 	if err != nil {
 		return nil, fmt.Errorf("imap address: %w", err)
 	}
 	opts.Dialer = &net.Dialer{Timeout: 30 * time.Second}
 	if opts.TLSConfig == nil {
-		opts.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+		if opts.TLSConfig, err = cfg.TLSConfig(); err != nil {
+			return nil, fmt.Errorf("imap: %w", err)
+		}
 	}
 	var c *imapclient.Client
 	switch cfg.Security {
@@ -488,7 +324,8 @@ func Dial(cfg configs.IMAP, opts *imapclient.Options) (*imapclient.Client, error
 	if err != nil {
 		return nil, fmt.Errorf("imap connect %s: %w", cfg.Address, err)
 	}
-	if cfg.Auth == "password" {
+	switch {
+	case cfg.Auth == "password":
 		pass, err := cfg.Secret()
 		if err != nil {
 			c.Close()
@@ -502,6 +339,24 @@ func Dial(cfg configs.IMAP, opts *imapclient.Options) (*imapclient.Client, error
 		if err != nil {
 			c.Close()
 			return nil, fmt.Errorf("imap login as %s: %w", cfg.Username, err)
+		}
+	case cfg.IsOAuth2():
+		if tokens == nil {
+			c.Close()
+			return nil, fmt.Errorf("imap: auth = %q but no token source", cfg.Auth)
+		}
+		tok, err := tokens.Token(ctx)
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("imap login as %s: %w", cfg.Username, err)
+		}
+		port, _ := strconv.Atoi(portStr)
+		if err := c.Authenticate(oauth.NewClient(cfg.Auth, cfg.Username, tok.Value, host, port)); err != nil {
+			// The next attempt fetches a new token rather than
+			// offering the refused one again.
+			tokens.Invalidate()
+			c.Close()
+			return nil, fmt.Errorf("imap login as %s with %s: %w", cfg.Username, strings.ToUpper(cfg.Auth), err)
 		}
 	}
 	return c, nil

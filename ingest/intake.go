@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -24,8 +25,21 @@ type Inbound struct {
 	UIDValidity uint32
 	UID         uint32
 	Raw         []byte // nil when the message was too large to fetch
+	Header      []byte // only the header, for a message too large to fetch
 	Size        int64  // RFC822.SIZE
 	Received    time.Time
+
+	prep *prepared // what Prepare worked out; nil until then
+}
+
+// prepared is the part of intake that needs no database: the hash, the
+// parse and the DKIM verification. Prepare runs it outside the transaction,
+// for many messages at once.
+type prepared struct {
+	sum  [32]byte
+	msg  *parse.Message
+	err  error // the parse error: the message is quarantined
+	dkim *DKIMReport
 }
 
 // Processed says what became of one message.
@@ -42,10 +56,11 @@ type Processed struct {
 
 // Processor takes raw messages through parse, triage and store.
 type Processor struct {
-	cfg     *configs.Config
-	triager *Triager
-	opt     parse.Options
-	domain  string
+	cfg       *configs.Config
+	triager   *Triager
+	opt       parse.Options
+	domain    string
+	lookupTXT LookupTXT // DKIM keys; nil: the system resolver
 }
 
 // NewProcessor builds the intake pipeline for cfg.
@@ -72,25 +87,39 @@ func ParseOptions(cfg *configs.Config) parse.Options {
 // Triager returns the processor's triager (for the dry run).
 func (p *Processor) Triager() *Triager { return p.triager }
 
+// Prepare hashes, parses and (with verify_dkim) verifies a fetched message:
+// everything intake does that needs no database. It is safe to run on many
+// messages at once; Process does it itself for a message not prepared.
+func (p *Processor) Prepare(in *Inbound) {
+	if in.prep != nil || in.Raw == nil {
+		return
+	}
+	pr := &prepared{sum: sha256.Sum256(in.Raw)}
+	pr.msg, pr.err = safeParse(in.Raw, p.opt, p.cfg.Intake.ParseTimeout.Duration)
+	if pr.err == nil && p.cfg.Intake.VerifyDKIM {
+		pr.dkim = p.verifyDKIM(in.Raw)
+	}
+	in.prep = pr
+}
+
 // Process stores one inbound message with everything it leads to, inside
 // tx: the raw message, its referrals and events, and the reply to send.
 // A message that cannot be parsed is stored quarantined; only database
 // errors are returned, and then nothing of the batch is kept.
 func (p *Processor) Process(tx *store.Tx, in Inbound) (Processed, error) {
-	sum := sha256.Sum256(in.Raw)
 	m := &store.Message{
-		Mailbox: in.Mailbox, UIDValidity: in.UIDValidity, UID: in.UID, SHA256: hex.EncodeToString(sum[:]),
+		Mailbox: in.Mailbox, UIDValidity: in.UIDValidity, UID: in.UID,
 		Size: in.Size, Raw: in.Raw, ReceivedAt: in.Received, ProcessedAt: tx.Now(),
 	}
 	if m.ReceivedAt.IsZero() {
 		m.ReceivedAt = tx.Now()
 	}
 	if in.Raw == nil {
-		m.SHA256 = fmt.Sprintf("unfetched:%s:%d:%d", in.Mailbox, in.UIDValidity, in.UID)
-		m.Disposition = store.DispQuarantined
-		m.Reason = fmt.Sprintf("too large: %d bytes (limit %d)", in.Size, int64(p.cfg.Intake.MaxMessageSize))
-		return p.insertOnly(tx, m)
+		return p.tooLarge(tx, m, in.Header)
 	}
+	p.Prepare(&in)
+	pr := in.prep
+	m.SHA256 = hex.EncodeToString(pr.sum[:])
 	// The same bytes again (a UIDVALIDITY change, or the same delivery
 	// appended twice): it was processed already; never answer twice.
 	prior, err := tx.MessageBySHA(m.SHA256)
@@ -106,14 +135,14 @@ func (p *Processor) Process(tx *store.Tx, in Inbound) (Processed, error) {
 	if !errors.Is(err, store.ErrNotFound) {
 		return Processed{}, err
 	}
-	msg, err := safeParse(in.Raw, p.opt, p.cfg.Intake.ParseTimeout.Duration)
-	if err != nil {
+	if pr.err != nil {
 		m.Disposition = store.DispQuarantined
-		m.Reason = quarantineReason(err)
+		m.Reason = quarantineReason(pr.err)
 		return p.insertOnly(tx, m)
 	}
+	msg := pr.msg
 	m.MessageID, m.FromAddr, m.Subject = msg.MessageID, msg.From.Addr, msg.Subject
-	out, err := p.triager.Triage(msg, tx, m.ReceivedAt, Options{})
+	out, err := p.triager.Triage(msg, tx, m.ReceivedAt, Options{DKIM: pr.dkim})
 	if err != nil {
 		return Processed{}, err
 	}
@@ -166,6 +195,39 @@ func (p *Processor) Release(ctx context.Context, st *store.Store, id int64, opt 
 		return err
 	})
 	return res, err
+}
+
+// tooLarge records a message too large to fetch (SPEC §9: decided from
+// RFC822.SIZE) as quarantined, from its header alone. A partner (not a
+// machine, not a sender failing authentication, within the reply cap) is
+// asked politely to send the form separately.
+func (p *Processor) tooLarge(tx *store.Tx, m *store.Message, header []byte) (Processed, error) {
+	m.SHA256 = fmt.Sprintf("unfetched:%s:%d:%d", m.Mailbox, m.UIDValidity, m.UID)
+	m.Disposition = store.DispQuarantined
+	m.Reason = fmt.Sprintf("too large: %d bytes (limit %d)", m.Size, int64(p.cfg.Intake.MaxMessageSize))
+	if len(header) == 0 {
+		return p.insertOnly(tx, m)
+	}
+	msg, err := safeParse(append(bytes.TrimRight(header, "\r\n"), "\r\n\r\n"...), p.opt, p.cfg.Intake.ParseTimeout.Duration)
+	if err != nil {
+		return p.insertOnly(tx, m)
+	}
+	m.MessageID, m.FromAddr, m.Subject = msg.MessageID, msg.From.Addr, msg.Subject
+	out, err := p.triager.TooLarge(msg, tx, m.ReceivedAt)
+	if err != nil {
+		return Processed{}, err
+	}
+	if out.Partner != nil {
+		m.PartnerID = out.Partner.ID
+	}
+	if out.Reason != "" {
+		m.Reason += "; " + out.Reason
+	}
+	if err := tx.InsertMessage(m); err != nil {
+		return Processed{}, err
+	}
+	out.Disposition, out.Reason = store.DispQuarantined, m.Reason
+	return p.apply(tx, m, msg, out)
 }
 
 func (p *Processor) insertOnly(tx *store.Tx, m *store.Message) (Processed, error) {

@@ -32,7 +32,7 @@ type Lookups interface {
 	Referral(id int64) (*store.Referral, error)
 	OpenDuplicate(phone, email, nameKey, dob string) (*store.Referral, error)
 	Caseload() (int, error)
-	RepliesSince(addr string, since time.Time) (int, error)
+	RepliesSince(addr string, since time.Time, limit int) (int, error)
 }
 
 // NoLookups answers "nothing found" to every question: triage without a
@@ -44,8 +44,8 @@ func (NoLookups) Referral(int64) (*store.Referral, error)            { return ni
 func (NoLookups) OpenDuplicate(_, _, _, _ string) (*store.Referral, error) {
 	return nil, store.ErrNotFound
 }
-func (NoLookups) Caseload() (int, error)                      { return 0, nil }
-func (NoLookups) RepliesSince(string, time.Time) (int, error) { return 0, nil }
+func (NoLookups) Caseload() (int, error)                           { return 0, nil }
+func (NoLookups) RepliesSince(string, time.Time, int) (int, error) { return 0, nil }
 
 // Outcome is what triage decided for one message.
 type Outcome struct {
@@ -81,6 +81,9 @@ type Options struct {
 	SkipAuth bool             // the coach vouches for the sender
 	SkipCap  bool             // the reply cap is lifted for this message
 	Partner  *configs.Partner // treat the sender as this partner
+	// DKIM is what verifying the message's signatures found, when
+	// verify_dkim is on (nil otherwise).
+	DKIM *DKIMReport
 }
 
 // Triager applies SPEC §5 with one config. Build it once; it is safe for
@@ -137,7 +140,7 @@ func (t *Triager) Triage(msg *parse.Message, lk Lookups, now time.Time, opt Opti
 	}
 	// Rule 3: a partner's name in From is not proof; believe only our own MX.
 	if !opt.SkipAuth {
-		if why := t.authFailure(msg); why != "" {
+		if why := t.authFailure(msg, out.Partner, opt.DKIM); why != "" {
 			out.Disposition, out.Reason = store.DispHeld, why
 			return out, nil
 		}
@@ -192,6 +195,40 @@ func (t *Triager) Triage(msg *parse.Message, lk Lookups, now time.Time, opt Opti
 		out.Reply = out.Results[0].Decision
 	}
 	return t.capReplies(out, lk, now, opt)
+}
+
+// TooLarge decides whether a message too large to take in is answered with
+// the "too-large" reply: only a partner's own mail (rules 1-3 from the
+// header alone), and
+// within the reply cap. Reason says why no reply is sent, if that is so.
+func (t *Triager) TooLarge(msg *parse.Message, lk Lookups, now time.Time) (*Outcome, error) {
+	if msg.Auto != "" {
+		return &Outcome{Reason: "no reply: auto-generated"}, nil
+	}
+	out := &Outcome{ReplyTo: msg.From.Addr, Partner: t.cfg.PartnerFor(msg.From.Addr)}
+	if out.Partner == nil {
+		out.Reason = "no reply: not a partner"
+		return out, nil
+	}
+	if rt := replyTo(msg, out.Partner, t.cfg); rt != "" {
+		out.ReplyTo = rt
+	}
+	// Without the body no signature can be checked; only a dmarc=fail from
+	// our MX stops the reply (it goes to the partner's address, never
+	// to a third party, and says nothing about anyone).
+	if why := t.authFailure(msg, nil, nil); why != "" {
+		out.Reason = "no reply: " + why
+		return out, nil
+	}
+	out.Reply = "too-large"
+	capped, err := t.capReplies(out, lk, now, Options{})
+	if err != nil {
+		return nil, err
+	}
+	if capped.Disposition == store.DispHeld { // the cap: quarantined all the same, unanswered
+		return &Outcome{Partner: out.Partner, Reason: "no reply: " + capped.Reason}, nil
+	}
+	return capped, nil
 }
 
 // decide runs rules 6-10 for one candidate.
@@ -338,18 +375,56 @@ func containsFold(list []string, v string) bool {
 	return slices.ContainsFunc(list, func(s string) bool { return strings.EqualFold(strings.TrimSpace(s), v) })
 }
 
-// authFailure says why the sender fails authentication, or "". Only
-// Authentication-Results from our own trusted server count (RFC 8601 §5:
-// others can be forged by anyone).
-func (t *Triager) authFailure(msg *parse.Message) string {
+// authFailure says why the sender fails authentication (SPEC §5 rule 3), or
+// "". Only Authentication-Results from our own trusted server count (RFC 8601
+// §5: others can be forged by anyone). With verify_dkim, a signature from the
+// From domain (or its organization) that fails is a failure, and a partner
+// with require_authentication needs one that verifies (RFC 7489 §3.1.1,
+// relaxed alignment) or a dmarc=pass from the trusted server.
+func (t *Triager) authFailure(msg *parse.Message, p *configs.Partner, rep *DKIMReport) string {
 	id := t.cfg.Intake.TrustedAuthservID
-	if id == "" {
-		return ""
-	}
+	dmarcPass := false
 	for _, ar := range msg.AuthResults {
-		if strings.EqualFold(ar.AuthServID, id) && strings.EqualFold(ar.DMARC, "fail") {
-			return "sender authentication failed: dmarc=fail from " + ar.AuthServID
+		if id == "" || !strings.EqualFold(ar.AuthServID, id) {
+			continue
 		}
+		switch strings.ToLower(ar.DMARC) {
+		case "fail":
+			return "sender authentication failed: dmarc=fail from " + ar.AuthServID
+		case "pass":
+			dmarcPass = true
+		}
+	}
+	from := msg.From.Addr[strings.LastIndexByte(msg.From.Addr, '@')+1:]
+	aligned := false
+	if rep != nil && rep.Err == nil {
+		for _, s := range rep.Signatures {
+			if s.Err == nil && Aligned(s.Domain, from) {
+				aligned = true
+			}
+		}
+		if !aligned {
+			for _, s := range rep.Signatures {
+				switch {
+				case s.Err == nil || !Aligned(s.Domain, from):
+				case s.Temp:
+					return fmt.Sprintf("DKIM signature for %s could not be checked now (%s); release the message or wait for the partner to send again", s.Domain, dkimReason(s.Err))
+				default:
+					return fmt.Sprintf("DKIM signature for %s failed: %s", s.Domain, dkimReason(s.Err))
+				}
+			}
+		}
+	}
+	if p != nil && p.RequireAuthentication && !aligned && !dmarcPass {
+		switch {
+		case rep == nil && id != "":
+			return "no dmarc=pass from " + id + " and verify_dkim is off; partner requires authentication"
+		case rep == nil:
+			return "neither trusted_authserv_id nor verify_dkim is set; partner requires authentication"
+		case rep.Err != nil:
+			return "DKIM verification failed: " + dkimReason(rep.Err) + "; partner requires authentication"
+		}
+		return "no aligned DKIM signature; partner requires authentication"
 	}
 	return ""
 }
@@ -454,11 +529,12 @@ func (t *Triager) capReplies(out *Outcome, lk Lookups, now time.Time, opt Option
 	if opt.SkipCap {
 		return out, nil
 	}
-	n, err := lk.RepliesSince(out.ReplyTo, now.Add(-time.Hour))
+	limit := t.cfg.Intake.RepliesPerSenderPerHour
+	n, err := lk.RepliesSince(out.ReplyTo, now.Add(-time.Hour), limit)
 	if err != nil {
 		return nil, err
 	}
-	if limit := t.cfg.Intake.RepliesPerSenderPerHour; n >= limit {
+	if n >= limit {
 		return &Outcome{Disposition: store.DispHeld, Partner: out.Partner, ReplyTo: out.ReplyTo,
 			Reason: fmt.Sprintf("reply cap: %d automatic replies to this sender in the last hour (limit %d)", n, limit)}, nil
 	}

@@ -22,7 +22,7 @@ import (
 )
 
 // Kinds of automatic replies; their templates must exist.
-var Kinds = []string{"accepted", "redirected", "needs-info", "duplicate", "waitlisted", "unknown-sender", "batch"}
+var Kinds = []string{"accepted", "redirected", "needs-info", "duplicate", "waitlisted", "unknown-sender", "batch", "too-large"}
 
 // ScheduledKinds are the kinds the scheduler sends (a report to a partner,
 // the digest to coaches); their templates must exist too.
@@ -67,6 +67,8 @@ type View struct {
 	Report *Report
 	// Digest is the daily coach digest (kind coach-digest).
 	Digest *Digest
+	// MaxMessageSize is the intake size limit in words: "25 MB".
+	MaxMessageSize string
 }
 
 // NewRenderer loads the embedded templates, then files of the same name from
@@ -175,6 +177,8 @@ func (r *Renderer) Render(o *store.OutMsg) (*Rendered, error) {
 		Subject:   o.Subject,
 		ContactBy: contactBy(o.CreatedAt, r.cfg.Program.FirstContactDays, r.cfg.Location),
 		Form:      BlankForm(r.cfg.Intake.Required),
+
+		MaxMessageSize: sizeWords(int64(r.cfg.Intake.MaxMessageSize)),
 	}
 	var out Rendered
 	var err error
@@ -248,6 +252,17 @@ func pad(n int, s string) string {
 		return s + strings.Repeat(" ", n-k)
 	}
 	return s
+}
+
+// sizeWords writes a byte count for people: "25 MB", "512 KB".
+func sizeWords(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.4g MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.4g KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // contactBy is the date first contact is promised: days business days

@@ -65,7 +65,7 @@ func replyFor(t *testing.T, cfg *configs.Config, kind string) store.Reply {
 	case "waitlisted":
 		base.Reason = "The program is at capacity this month."
 		return store.Reply{Items: []store.ReplyItem{base}}
-	case "unknown-sender":
+	case "unknown-sender", "too-large":
 		return store.Reply{}
 	case "batch":
 		red := store.ReplyItem{Ref: "R-1043", Decision: "redirected", CaseID: "NH-2292", Client: "Sam O.",
@@ -103,6 +103,7 @@ func TestRenderEveryKind(t *testing.T) {
 		"waitlisted":     {"[R-1042]", "waitlisted"},
 		"unknown-sender": {"Re: Referral for financial coaching"},
 		"batch":          {"[3 referrals]"},
+		"too-large":      {"Re: Referral for financial coaching", "too large"},
 	}
 	if len(wantSubject) != len(notify.Kinds) {
 		t.Errorf("notify.Kinds = %q; this test knows %d kinds", notify.Kinds, len(wantSubject))
@@ -275,7 +276,7 @@ func TestHTMLEscapesFieldValues(t *testing.T) {
 	const evil = `<script>x</script>&`
 	const escaped = `&lt;script&gt;x&lt;/script&gt;&amp;`
 	for _, kind := range notify.Kinds {
-		if kind == "unknown-sender" {
+		if kind == "unknown-sender" || kind == "too-large" {
 			continue // carries no referral
 		}
 		t.Run(kind, func(t *testing.T) {

@@ -2,18 +2,21 @@ package notify
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	gomail "github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
 
 	"refdesk/configs"
+	"refdesk/configs/oauth"
 	"refdesk/store"
 )
 
@@ -44,6 +47,7 @@ type Sender struct {
 	log    *slog.Logger
 	wake   chan struct{}
 	now    func() time.Time
+	tokens *oauth.Source // nil unless smtp.auth is an OAuth2 mechanism
 
 	// Poll is the longest the sender waits before looking at the outbox
 	// again when nothing is due: rows queued by another process (`refdesk
@@ -53,6 +57,7 @@ type Sender struct {
 	client   *gomail.Client
 	lastUsed time.Time
 	dialFail int
+	renewAt  time.Time // the connection's token is due for renewal then
 
 	// held is the rest of a claimed batch that could not be sent because
 	// the SMTP connection failed. Its lease is ours, so Claim would not
@@ -65,8 +70,12 @@ type Sender struct {
 
 // NewSender makes a sender; Run starts it.
 func NewSender(cfg *configs.Config, out Outbox, r *Renderer, log *slog.Logger) *Sender {
-	return &Sender{cfg: cfg, out: out, render: r, log: log, wake: make(chan struct{}, 1), now: time.Now, Poll: time.Minute}
+	return &Sender{cfg: cfg, out: out, render: r, log: log, wake: make(chan struct{}, 1), now: time.Now, Poll: time.Minute,
+		tokens: oauth.New("smtp", cfg.SMTP.Server)}
 }
+
+// Tokens is the sender's OAuth2 token source (nil without OAuth2).
+func (s *Sender) Tokens() *oauth.Source { return s.tokens }
 
 // Wake tells the sender there is new mail to send; it never blocks.
 func (s *Sender) Wake() {
@@ -206,17 +215,26 @@ func permanent(err error) bool {
 }
 
 func (s *Sender) connect(ctx context.Context) error {
+	if s.client != nil && !s.renewAt.IsZero() && !s.now().Before(s.renewAt) {
+		s.closeClient() // log in again with a fresh token
+	}
 	if s.client != nil {
 		return nil
 	}
-	c, err := NewClient(s.cfg.SMTP)
+	c, err := NewClient(ctx, s.cfg.SMTP, s.tokens)
 	if err != nil {
 		return err
 	}
 	if err := c.DialWithContext(ctx); err != nil {
+		if s.tokens != nil && strings.Contains(err.Error(), "AUTH failed") {
+			s.tokens.Invalidate() // refused: fetch a new one next time
+		}
 		return fmt.Errorf("smtp %s: %w", s.cfg.SMTP.Address, err)
 	}
 	s.client = c
+	if s.tokens != nil {
+		s.renewAt = s.tokens.RenewAt()
+	}
 	return nil
 }
 
@@ -238,8 +256,10 @@ func backoff(base, limit time.Duration, n int) time.Duration {
 
 // NewClient makes a go-mail client for the configured SMTP server. TLS is
 // mandatory unless security = "none", which config validation allows only to
-// a loopback address. Certificates are always verified; TLS 1.2 at least.
-func NewClient(cfg configs.SMTP) (*gomail.Client, error) {
+// a loopback address. Certificates are always verified against the system's
+// CAs and smtp.ca_file; TLS 1.2 at least. tokens gives the access token for
+// auth = "xoauth2" or "oauthbearer" (nil otherwise).
+func NewClient(ctx context.Context, cfg configs.SMTP, tokens *oauth.Source) (*gomail.Client, error) {
 	host, portStr, err := net.SplitHostPort(cfg.Address)
 	if err != nil {
 		return nil, fmt.Errorf("smtp address: %w", err)
@@ -248,8 +268,12 @@ func NewClient(cfg configs.SMTP) (*gomail.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("smtp address: bad port %q", portStr)
 	}
+	tlsCfg, err := cfg.TLSConfig()
+	if err != nil {
+		return nil, fmt.Errorf("smtp: %w", err)
+	}
 	opts := []gomail.Option{gomail.WithPort(port), gomail.WithTimeout(cfg.Timeout.Duration), gomail.WithHELO("localhost"),
-		gomail.WithTLSConfig(&tls.Config{ServerName: host, MinVersion: tls.VersionTLS12})}
+		gomail.WithTLSConfig(tlsCfg)}
 	switch cfg.Security {
 	case "tls":
 		opts = append(opts, gomail.WithSSL())
@@ -258,7 +282,8 @@ func NewClient(cfg configs.SMTP) (*gomail.Client, error) {
 	case "none":
 		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
 	}
-	if cfg.Auth == "password" {
+	switch {
+	case cfg.Auth == "password":
 		pass, err := cfg.Secret()
 		if err != nil {
 			return nil, fmt.Errorf("smtp password: %w", err)
@@ -268,10 +293,35 @@ func NewClient(cfg configs.SMTP) (*gomail.Client, error) {
 			mech = gomail.SMTPAuthPlainNoEnc // loopback only
 		}
 		opts = append(opts, gomail.WithSMTPAuth(mech), gomail.WithUsername(cfg.Username), gomail.WithPassword(pass))
+	case cfg.IsOAuth2():
+		if tokens == nil {
+			return nil, fmt.Errorf("smtp: auth = %q but no token source", cfg.Auth)
+		}
+		tok, err := tokens.Token(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("smtp login as %s: %w", cfg.Username, err)
+		}
+		if cfg.Auth == "oauthbearer" {
+			opts = append(opts, gomail.WithSMTPAuthCustom(saslAuth{oauth.NewClient(cfg.Auth, cfg.Username, tok.Value, host, port)}))
+		} else {
+			opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthXOAUTH2), gomail.WithUsername(cfg.Username), gomail.WithPassword(tok.Value))
+		}
 	}
 	c, err := gomail.NewClient(host, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("smtp client: %w", err)
 	}
 	return c, nil
+}
+
+// saslAuth adapts a go-sasl client (OAUTHBEARER) to go-mail's smtp.Auth.
+type saslAuth struct{ c sasl.Client }
+
+func (a saslAuth) Start(*smtp.ServerInfo) (string, []byte, error) { return a.c.Start() }
+
+func (a saslAuth) Next(fromServer []byte, more bool) ([]byte, error) {
+	if !more {
+		return nil, nil
+	}
+	return a.c.Next(fromServer)
 }

@@ -40,11 +40,18 @@ func (s *Store) SeenUIDs(ctx context.Context, mailbox string, uidvalidity uint32
 	return out, nil
 }
 
-// SetMoved records the folder messages were moved to after their commit.
+// SetMoved records the folder messages were moved to after their commit, in
+// one statement per 500 messages (each is its own small transaction).
 func (s *Store) SetMoved(ctx context.Context, folder string, ids []int64) error {
-	for _, id := range ids {
-		if _, err := s.q("message_set_moved").ExecContext(ctx, folder, id); err != nil {
-			return fmt.Errorf("store: set moved M-%d: %w", id, err)
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 500)]
+		ids = ids[len(chunk):]
+		q, args, err := sqlx.In(`UPDATE messages SET moved_to = ? WHERE id IN (?)`, folder, chunk)
+		if err != nil {
+			return err
+		}
+		if _, err := s.db.ExecContext(ctx, s.db.Rebind(q), args...); err != nil {
+			return fmt.Errorf("store: set moved: %w", err)
 		}
 	}
 	return nil

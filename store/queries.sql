@@ -9,15 +9,10 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING id;
 
 -- name: message_by_sha
-SELECT id, mailbox, uidvalidity, uid, sha256, message_id, from_addr, subject, size, received_at,
-       processed_at, disposition, reason, partner_id, moved_to, resolution, resolved_at, resolved_by
-FROM messages WHERE sha256 = ? ORDER BY id LIMIT 1;
+SELECT id, disposition FROM messages WHERE sha256 = ? ORDER BY id LIMIT 1;
 
 -- name: message_get
 SELECT * FROM messages WHERE id = ?;
-
--- name: message_set_moved
-UPDATE messages SET moved_to = ? WHERE id = ?;
 
 -- name: message_set_disposition
 UPDATE messages SET disposition = ?, reason = ?, partner_id = ?, processed_at = ? WHERE id = ?;
@@ -57,21 +52,29 @@ SET decision = ?, status = ?, rule_id = ?, service_id = ?, reason = ?, missing =
     first_contact_at = ?, closed_at = ?
 WHERE id = ?;
 
+-- The duplicate check (SPEC §5 rule 7): three index lookups in one query,
+-- each on its own partial index (the "<> ''" lets SQLite use it); ORs of
+-- parameters in one WHERE would scan the whole table for every message.
 -- name: referral_open_duplicate
-SELECT * FROM referrals
-WHERE status IN ('needs-info', 'accepted', 'waitlisted', 'scheduled', 'no-show', 'enrolled')
-  AND ((? <> '' AND client_phone = ?)
-    OR (? <> '' AND client_email = ?)
-    OR (? <> '' AND ? <> '' AND name_key = ? AND date_of_birth = ?))
-ORDER BY id LIMIT 1;
+SELECT min(id) FROM (
+  SELECT id FROM referrals WHERE client_phone = ?1 AND client_phone <> ''
+    AND status IN ('needs-info', 'accepted', 'waitlisted', 'scheduled', 'no-show', 'enrolled')
+  UNION ALL
+  SELECT id FROM referrals WHERE client_email = ?2 AND client_email <> ''
+    AND status IN ('needs-info', 'accepted', 'waitlisted', 'scheduled', 'no-show', 'enrolled')
+  UNION ALL
+  SELECT id FROM referrals WHERE name_key = ?3 AND name_key <> '' AND date_of_birth = ?4 AND date_of_birth <> ''
+    AND status IN ('needs-info', 'accepted', 'waitlisted', 'scheduled', 'no-show', 'enrolled'));
 
 -- name: caseload_count
 SELECT count(*) FROM referrals WHERE status IN ('accepted', 'scheduled', 'no-show', 'enrolled');
 
+-- Counts at most ?3 rows: the cap only needs to know whether it is reached.
 -- name: replies_since
-SELECT count(*) FROM outbox
-WHERE to_addr = ? AND created_at >= ?
-  AND kind IN ('accepted', 'redirected', 'needs-info', 'duplicate', 'waitlisted', 'unknown-sender', 'batch');
+SELECT count(*) FROM (SELECT 1 FROM outbox
+WHERE to_addr = ?1 AND created_at >= ?2
+  AND kind IN ('accepted', 'redirected', 'needs-info', 'duplicate', 'waitlisted', 'unknown-sender', 'batch', 'too-large')
+LIMIT ?3);
 
 -- name: event_insert
 INSERT INTO events (referral_id, at, by, kind, from_status, to_status, note, forced, message_id)

@@ -16,8 +16,42 @@ type Filter struct {
 	Limit   int // 0 = every match
 }
 
+// Row is what a listing table shows of a referral.
+type Row struct {
+	ID         int64     `db:"id"`
+	ReceivedAt time.Time `db:"received_at"`
+	PartnerID  string    `db:"partner_id"`
+	ClientName string    `db:"client_name"`
+	Status     string    `db:"status"`
+	Decision   string    `db:"decision"`
+	ServiceID  string    `db:"service_id"`
+}
+
+// Ref is the referral's short reference.
+func (r *Row) Ref() string { return FormatRef(r.ID) }
+
+// Rows lists referrals newest first, only the columns a table shows: no
+// JSON to decode per row, so `refdesk list` stays fast on a large database.
+func (s *Store) Rows(ctx context.Context, f Filter) ([]Row, error) {
+	q, args := referralsQuery("id, received_at, partner_id, client_name, status, decision, service_id", f)
+	var out []Row
+	if err := s.db.SelectContext(ctx, &out, q, args...); err != nil {
+		return nil, fmt.Errorf("store: list referrals: %w", err)
+	}
+	return out, nil
+}
+
 // Referrals lists referrals newest first.
 func (s *Store) Referrals(ctx context.Context, f Filter) ([]Referral, error) {
+	q, args := referralsQuery("*", f)
+	var out []Referral
+	if err := s.db.SelectContext(ctx, &out, q, args...); err != nil {
+		return nil, fmt.Errorf("store: list referrals: %w", err)
+	}
+	return out, nil
+}
+
+func referralsQuery(cols string, f Filter) (string, []any) {
 	var where []string
 	var args []any
 	if f.Status != "" {
@@ -29,7 +63,7 @@ func (s *Store) Referrals(ctx context.Context, f Filter) ([]Referral, error) {
 	if !f.Since.IsZero() {
 		where, args = append(where, "received_at >= ?"), append(args, f.Since.UTC())
 	}
-	q := "SELECT * FROM referrals"
+	q := "SELECT " + cols + " FROM referrals"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -38,11 +72,7 @@ func (s *Store) Referrals(ctx context.Context, f Filter) ([]Referral, error) {
 		q += " LIMIT ?"
 		args = append(args, f.Limit)
 	}
-	var out []Referral
-	if err := s.db.SelectContext(ctx, &out, s.db.Rebind(q), args...); err != nil {
-		return nil, fmt.Errorf("store: list referrals: %w", err)
-	}
-	return out, nil
+	return q, args
 }
 
 // Referral returns one referral, or ErrNotFound.

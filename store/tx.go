@@ -13,9 +13,10 @@ import (
 // Tx is one write transaction. Intake uses it to write a batch of messages
 // with their referrals, events and replies atomically (transactional outbox).
 type Tx struct {
-	s   *Store
-	tx  *sqlx.Tx
-	ctx context.Context
+	s     *Store
+	tx    *sqlx.Tx
+	ctx   context.Context
+	stmts map[string]*sqlx.Stmt // the store's statements bound to this transaction
 }
 
 // InTx runs fn in one IMMEDIATE transaction and commits it if fn returns nil.
@@ -37,7 +38,19 @@ func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error {
 // Now is the store's clock.
 func (t *Tx) Now() time.Time { return t.s.Now().UTC() }
 
-func (t *Tx) q(name string) *sqlx.Stmt { return t.tx.StmtxContext(t.ctx, t.s.q(name)) }
+// q returns the prepared statement name bound to the transaction, binding it
+// once per transaction rather than once per call.
+func (t *Tx) q(name string) *sqlx.Stmt {
+	if st, ok := t.stmts[name]; ok {
+		return st
+	}
+	st := t.tx.StmtxContext(t.ctx, t.s.q(name))
+	if t.stmts == nil {
+		t.stmts = map[string]*sqlx.Stmt{}
+	}
+	t.stmts[name] = st
+	return st
+}
 
 // InsertMessage stores an inbound message and sets m.ID.
 func (t *Tx) InsertMessage(m *Message) error {
@@ -141,17 +154,17 @@ func (t *Tx) ReferralByThread(msgids []string) (*Referral, error) {
 }
 
 // OpenDuplicate returns an open referral of the same client: same phone, or
-// same email, or same name key and date of birth. ErrNotFound when none.
+// same email, or same name key and date of birth (the oldest if several).
+// ErrNotFound when none.
 func (t *Tx) OpenDuplicate(phone, email, nameKey, dob string) (*Referral, error) {
-	var r Referral
-	err := t.q("referral_open_duplicate").GetContext(t.ctx, &r, phone, phone, email, email, nameKey, dob, nameKey, dob)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
+	var id sql.NullInt64
+	if err := t.q("referral_open_duplicate").GetContext(t.ctx, &id, phone, email, nameKey, dob); err != nil {
 		return nil, fmt.Errorf("store: duplicate lookup: %w", err)
 	}
-	return &r, nil
+	if !id.Valid {
+		return nil, ErrNotFound
+	}
+	return t.Referral(id.Int64)
 }
 
 // Caseload counts referrals that occupy a coaching slot.
@@ -164,10 +177,10 @@ func (t *Tx) Caseload() (int, error) {
 }
 
 // RepliesSince counts automatic replies queued to addr since a time (the
-// per-sender cap).
-func (t *Tx) RepliesSince(addr string, since time.Time) (int, error) {
+// per-sender cap), up to limit: it stops counting there.
+func (t *Tx) RepliesSince(addr string, since time.Time, limit int) (int, error) {
 	var n int
-	if err := t.q("replies_since").GetContext(t.ctx, &n, addr, since.UTC()); err != nil {
+	if err := t.q("replies_since").GetContext(t.ctx, &n, addr, since.UTC(), limit); err != nil {
 		return 0, fmt.Errorf("store: replies since: %w", err)
 	}
 	return n, nil

@@ -50,7 +50,7 @@ Start with:  refdesk demo`,
 	root.AddCommand(
 		a.serveCmd(), a.demoCmd(), a.checkCmd(), a.parseCmd(),
 		a.listCmd(), a.showCmd(), a.updateCmd(), a.noteCmd(), a.outcomeCmd(),
-		a.heldCmd(), a.releaseCmd(), a.discardCmd(), a.outboxCmd(), a.retryCmd(),
+		a.heldCmd(), a.releaseCmd(), a.discardCmd(), a.outboxCmd(), a.retryCmd(), a.purgeCmd(),
 		a.fieldsCmd(), a.templateCmd(),
 		a.reportCmd(), a.statsCmd(), a.exportCmd(),
 	)
@@ -93,7 +93,7 @@ func (a *app) open(ctx context.Context) (*configs.Config, *store.Store, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := store.Open(ctx, cfg.Database.Path)
+	st, err := store.OpenWith(ctx, cfg.Database.Path, store.Options{BusyTimeout: cfg.Database.BusyTimeout.Duration})
 	if err != nil {
 		return nil, nil, err
 	}

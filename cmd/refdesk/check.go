@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"refdesk/configs"
+	"refdesk/configs/oauth"
 	"refdesk/ingest"
 	"refdesk/notify"
 )
@@ -58,7 +59,7 @@ func (a *app) checkCmd() *cobra.Command {
 }
 
 func (a *app) checkIMAP(cfg *configs.Config) error {
-	c, err := ingest.Dial(cfg.IMAP, nil)
+	c, err := ingest.Dial(context.Background(), cfg.IMAP, oauth.New("imap", cfg.IMAP.Server), nil)
 	if err != nil {
 		fmt.Fprintf(a.out, "imap %s: FAILED: %v\n", cfg.IMAP.Address, err)
 		return err
@@ -95,7 +96,7 @@ func (a *app) checkIMAP(cfg *configs.Config) error {
 }
 
 func (a *app) checkSMTP(ctx context.Context, cfg *configs.Config) error {
-	gc, err := notify.NewClient(cfg.SMTP)
+	gc, err := notify.NewClient(ctx, cfg.SMTP, oauth.New("smtp", cfg.SMTP.Server))
 	if err == nil {
 		var sc interface {
 			Extension(string) (bool, string)
@@ -114,7 +115,7 @@ func (a *app) checkSMTP(ctx context.Context, cfg *configs.Config) error {
 				auth = "none offered"
 			}
 			fmt.Fprintf(a.out, "smtp %s: connected (%s, %s), AUTH mechanisms: %s\n", cfg.SMTP.Address, cfg.SMTP.Security, tlsInfo, auth)
-			if cfg.SMTP.Auth == "password" {
+			if cfg.SMTP.Auth != "none" {
 				fmt.Fprintf(a.out, "  logged in as %s\n", cfg.SMTP.Username)
 			}
 			return nil

@@ -133,16 +133,20 @@ func (a *app) listCmd() *cobra.Command {
 				}
 				f.Since = t
 			}
-			rs, err := st.Referrals(cmd.Context(), f)
-			if err != nil {
-				return err
-			}
 			if a.jsonOut {
+				rs, err := st.Referrals(cmd.Context(), f)
+				if err != nil {
+					return err
+				}
 				out := make([]referralJSON, len(rs))
 				for i := range rs {
 					out[i] = toJSON(&rs[i])
 				}
 				return a.printJSON(out)
+			}
+			rs, err := st.Rows(cmd.Context(), f)
+			if err != nil {
+				return err
 			}
 			rows := make([][]string, len(rs))
 			for i, r := range rs {

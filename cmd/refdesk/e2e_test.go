@@ -254,9 +254,10 @@ func checkReply(t *testing.T, r *sentReply, in inMail, client, phone string) {
 // TestE2ENoReplyForAutomaticAndUntrusted: auto-replies, an Exchange
 // out-of-office marked only with X-Auto-Response-Suppress, a bounce, an
 // unknown sender and a spoofed partner get no reply; the last two wait in
-// `refdesk held`. A message over intake.max_message_size goes to Quarantine
-// unanswered. A genuine referral sent last gets its reply, so the sink works
-// and the silence is refdesk's.
+// `refdesk held`. A partner's message over intake.max_message_size goes to
+// Quarantine, unfetched, and the partner gets only the polite "too-large"
+// reply (send the form separately). A genuine referral sent last gets its
+// reply, so the sink works and the silence is refdesk's.
 func TestE2ENoReplyForAutomaticAndUntrusted(t *testing.T) {
 	t.Parallel()
 	e := newE2E(t, e2eOptions{maxSize: "256KB"})
@@ -349,8 +350,15 @@ Auto-Submitted: auto-replied
 	}
 	e.waitProcessed(len(all)-1, 1, waitIntake)
 	r := e.waitReplyTo(control.MessageID, waitIntake)
+	big := e.waitReplyTo(oversized.MessageID, waitIntake)
 	e.stopServe()
 
+	if !strings.Contains(big.Plain, "larger than we can") || big.Envelope.To[0] != addrOf(oversized.From) {
+		e.errorf("the reply to the oversized message is not the too-large reply to its sender: to %v\n%s", big.Envelope.To, big.Plain)
+	}
+	if l := big.leaks("Varga", "3125550174"); len(l) > 0 {
+		e.errorf("the too-large reply leaks %q", l)
+	}
 	checkReply(t, r, control, "Nadia Kowalczyk", "3125550173")
 	inProcessed := e.messageIDs("Processed")
 	if q := e.messageIDs("Quarantine"); len(q) != 1 || q[oversized.MessageID] != 1 {
@@ -364,15 +372,15 @@ Auto-Submitted: auto-replied
 			e.errorf("<%s> (%s) is %d times in Processed, want once", m.MessageID, m.Subject, inProcessed[m.MessageID])
 		}
 	}
-	if got := e.sink.Messages(); len(got) != 1 {
+	if got := e.sink.Messages(); len(got) != 2 {
 		var subjects []string
 		for _, r := range e.replies() {
 			subjects = append(subjects, fmt.Sprintf("%q to %v in reply to %v", r.Subject, r.Envelope.To, r.InReplyTo))
 		}
-		e.errorf("the sink received %d messages, want only the reply to the genuine referral:\n%s", len(got), strings.Join(subjects, "\n"))
+		e.errorf("the sink received %d messages, want only the reply to the genuine referral and the too-large one:\n%s", len(got), strings.Join(subjects, "\n"))
 	}
-	if out := e.outbox(); len(out) != 1 {
-		e.errorf("refdesk outbox lists %d messages, want 1 (nothing queued for automatic or untrusted mail): %+v", len(out), out)
+	if out := e.outbox(); len(out) != 2 {
+		e.errorf("refdesk outbox lists %d messages, want 2 (nothing queued for automatic or untrusted mail): %+v", len(out), out)
 	}
 
 	var held []cliMessage

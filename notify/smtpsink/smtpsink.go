@@ -19,6 +19,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"refdesk/configs/oauth"
 )
 
 // Received is one accepted message.
@@ -35,6 +37,9 @@ type Options struct {
 	Addr string
 	// Users, when set, requires AUTH PLAIN with one of these user/passwords.
 	Users map[string]string
+	// Tokens, when set, requires AUTH XOAUTH2 or OAUTHBEARER with a token
+	// it accepts (nil error).
+	Tokens func(user, token string) error
 	// TLS, when set, offers STARTTLS (or, with Implicit, speaks TLS at once).
 	TLS      *tls.Config
 	Implicit bool
@@ -186,13 +191,38 @@ type session struct {
 }
 
 func (ss *session) AuthMechanisms() []string {
-	if ss.s.opts.Users == nil {
-		return nil
+	var mechs []string
+	if ss.s.opts.Tokens != nil {
+		mechs = append(mechs, oauth.XOAuth2, sasl.OAuthBearer)
 	}
-	return []string{sasl.Plain}
+	if ss.s.opts.Users != nil {
+		mechs = append(mechs, sasl.Plain)
+	}
+	return mechs
 }
 
 func (ss *session) Auth(mech string) (sasl.Server, error) {
+	check := ss.s.opts.Tokens
+	switch {
+	case mech == oauth.XOAuth2 && check != nil:
+		return oauth.NewXOAuth2Server(func(user, token string) error {
+			if err := check(user, token); err != nil {
+				return smtp.ErrAuthFailed
+			}
+			ss.authed = true
+			return nil
+		}), nil
+	case mech == sasl.OAuthBearer && check != nil:
+		return sasl.NewOAuthBearerServer(func(o sasl.OAuthBearerOptions) *sasl.OAuthBearerError {
+			if err := check(o.Username, o.Token); err != nil {
+				return &sasl.OAuthBearerError{Status: "invalid_token", Schemes: "bearer"}
+			}
+			ss.authed = true
+			return nil
+		}), nil
+	case mech != sasl.Plain || ss.s.opts.Users == nil:
+		return nil, smtp.ErrAuthUnknownMechanism
+	}
 	return sasl.NewPlainServer(func(_, user, pass string) error {
 		if want, ok := ss.s.opts.Users[user]; ok && want == pass {
 			ss.authed = true
@@ -203,7 +233,7 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 }
 
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
-	if ss.s.opts.Users != nil && !ss.authed {
+	if (ss.s.opts.Users != nil || ss.s.opts.Tokens != nil) && !ss.authed {
 		return smtp.ErrAuthRequired
 	}
 	ss.from = from

@@ -1,0 +1,348 @@
+//go:build unix
+
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"refdesk/configs"
+	"refdesk/ingest/dovecottest"
+	"refdesk/store"
+)
+
+// The intake benchmark (SPEC §10): a real Dovecot filled with N referral
+// emails of about 4 KB; in one run, a plain batched UID FETCH of the whole
+// mailbox, mbsync (when installed) pulling it into a local Maildir, and
+// refdesk's intake from start until the inbox is empty and every record
+// exists. BENCHMARKS.md has the figures and the command:
+//
+//	go test ./ingest -run '^$' -bench Intake -benchtime 1x -timeout 30m
+//
+// REFDESK_BENCH_N sets N (default 10000).
+
+func benchN() int {
+	if n, err := strconv.Atoi(os.Getenv("REFDESK_BENCH_N")); err == nil && n > 0 {
+		return n
+	}
+	return 10000
+}
+
+var benchFirst = []string{"Dana", "Luis", "Terrence", "Aisha", "Mei", "Olga", "Samir", "Grace", "Tomas", "Ruth"}
+var benchLast = []string{"Whitfield", "Ortega", "Hall", "Karimi", "Chen", "Petrova", "Haddad", "Okafor", "Novak", "Baptiste"}
+
+// benchReferral is referral i: about 4 KB, like a caseworker's mail with
+// relay headers, an Authentication-Results from our MX, and a signature.
+func benchReferral(i int) []byte {
+	d := "northside-housing.example"
+	var b strings.Builder
+	fmt.Fprintf(&b, "Return-Path: <caseworker%d@%s>\r\n", i%40, d)
+	for hop := 0; hop < 3; hop++ {
+		fmt.Fprintf(&b, "Received: from relay%d.%s (relay%d.%s [192.0.2.%d])\r\n\tby mx.eastside.example (Postfix) with ESMTPS id 4Q8Z%06X\r\n\tfor <referrals@eastside.example>; Mon, 23 Nov 2026 10:%02d:%02d -0600\r\n",
+			hop, d, hop, d, 10+hop, i, i/60%60, i%60)
+	}
+	fmt.Fprintf(&b, "Authentication-Results: mx.eastside.example;\r\n\tdkim=pass header.d=%s header.s=sel1;\r\n\tspf=pass smtp.mailfrom=caseworker%d@%s;\r\n\tdmarc=pass (p=QUARANTINE) header.from=%s\r\n", d, i%40, d, d)
+	fmt.Fprintf(&b, "From: Caseworker %d <caseworker%d@%s>\r\nTo: Eastside Financial Coaching <referrals@eastside.example>\r\n", i%40, i%40, d)
+	fmt.Fprintf(&b, "Subject: New referral %d\r\nDate: Mon, 23 Nov 2026 10:%02d:%02d -0600\r\nMessage-ID: <bench-%d@%s>\r\n", i, i/60%60, i%60, i, d)
+	b.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=\"UTF-8\"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
+	b.WriteString("Hello,\r\n\r\nPlease find a new referral below. The client asked us to send it today.\r\n\r\n")
+	fmt.Fprintf(&b, "Client name: %s %s-%d\r\nPhone: 555-%03d-%04d\r\nEmail: client%d@example.org\r\nZIP: 6060%d\r\n",
+		benchFirst[i%10], benchLast[i/10%10], i, i/10000%1000, i%10000, i, 1+i%7)
+	fmt.Fprintf(&b, "Date of birth: 19%02d-%02d-%02d\r\nLanguage: English\r\nConsent: yes\r\nShare outcomes: yes\r\nCase ID: NH-%06d\r\n", 50+i%40, 1+i%12, 1+i%28, i)
+	b.WriteString("Needs: a budget and help with a payment plan for old medical bills; wants to start saving\r\n")
+	b.WriteString("Best time to call: weekday mornings\r\n")
+	for b.Len() < 3700 {
+		b.WriteString("Notes: the client works two part-time jobs and prefers text messages before a call; she has\r\n  asked about credit building and opening a bank account with no monthly fee.\r\n")
+	}
+	b.WriteString("\r\nThank you,\r\n--\r\nCaseworker, Northside Housing Authority\r\n555-0142 ext. 12\r\n")
+	return []byte(b.String())
+}
+
+// fillMailbox delivers n referrals into the server's Maildir the way a
+// local delivery agent does (a file in new/, owned by the mail user), which
+// is much faster than n APPENDs; Dovecot indexes them on the next SELECT.
+func fillMailbox(tb testing.TB, srv *dovecottest.Server, n int) {
+	tb.Helper()
+	c := srv.Dial(tb) // the first login creates the Maildir
+	c.Status("INBOX", &imap.StatusOptions{NumMessages: true}).Wait()
+	c.Logout().Wait()
+	md := filepath.Join(srv.Dir, "home", "Maildir")
+	fi, err := os.Stat(md)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	for i := 0; i < n; i++ {
+		raw := benchReferral(i)
+		name := fmt.Sprintf("%d.M%dP%d.bench,S=%d", 1790000000+i, i, os.Getpid(), len(raw))
+		tmp := filepath.Join(md, "tmp", name)
+		if err := os.WriteFile(tmp, raw, 0o600); err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.Chown(tmp, int(st.Uid), int(st.Gid)); err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(md, "new", name)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// rawFetch is a plain Go IMAP client: UID FETCH BODY.PEEK[] of the whole
+// mailbox in batches of batch UIDs, bodies read and dropped.
+func rawFetch(tb testing.TB, srv *dovecottest.Server, batch int) (int, time.Duration) {
+	tb.Helper()
+	start := time.Now()
+	c := srv.Dial(tb)
+	if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+		tb.Fatal(err)
+	}
+	found, err := c.UIDSearch(&imap.SearchCriteria{}, nil).Wait()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	uids := found.AllUIDs()
+	n := 0
+	for len(uids) > 0 {
+		k := min(batch, len(uids))
+		cmd := c.Fetch(imap.UIDSetNum(uids[:k]...), &imap.FetchOptions{UID: true,
+			BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
+		for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+			for item := msg.Next(); item != nil; item = msg.Next() {
+				if body, ok := item.(imapclient.FetchItemDataBodySection); ok {
+					io.Copy(io.Discard, body.Literal)
+					n++
+				}
+			}
+		}
+		if err := cmd.Close(); err != nil {
+			tb.Fatal(err)
+		}
+		uids = uids[k:]
+	}
+	c.Logout().Wait()
+	return n, time.Since(start)
+}
+
+// mbsyncPull pulls the mailbox into a fresh local Maildir with mbsync; ok is
+// false when mbsync is not installed.
+func mbsyncPull(tb testing.TB, srv *dovecottest.Server) (n int, d time.Duration, ok bool) {
+	tb.Helper()
+	bin, err := exec.LookPath("mbsync")
+	if err != nil {
+		return 0, 0, false
+	}
+	dir := tb.TempDir()
+	host, port, _ := strings.Cut(srv.Addr, ":")
+	rc := fmt.Sprintf(`IMAPAccount bench
+Host %s
+Port %s
+User %s
+Pass %s
+SSLType None
+AuthMechs LOGIN
+PipelineDepth 64
+
+IMAPStore remote
+Account bench
+
+MaildirStore local
+Path %s/
+Inbox %s/INBOX
+
+Channel pull
+Far :remote:
+Near :local:
+Patterns INBOX
+Sync Pull
+Create Near
+Expunge None
+SyncState *
+`, host, port, srv.User, srv.Password, dir, dir)
+	rcPath := filepath.Join(dir, "mbsyncrc")
+	if err := os.WriteFile(rcPath, []byte(rc), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	start := time.Now()
+	out, err := exec.Command(bin, "-c", rcPath, "-q", "pull").CombinedOutput()
+	d = time.Since(start)
+	if err != nil {
+		tb.Fatalf("mbsync: %v\n%s", err, out)
+	}
+	for _, sub := range []string{"new", "cur"} {
+		ents, _ := os.ReadDir(filepath.Join(dir, "INBOX", sub))
+		n += len(ents)
+	}
+	return n, d, true
+}
+
+func benchConfig(tb testing.TB, srv *dovecottest.Server) *configs.Config {
+	tb.Helper()
+	os.Setenv("REFDESK_BENCH_IMAP_PASSWORD", srv.Password)
+	src := fmt.Sprintf(`
+[program]
+name = "Eastside Financial Coaching"
+reply_from = "Eastside Financial Coaching <referrals@eastside.example>"
+timezone = "America/Chicago"
+[database]
+path = %q
+[imap]
+address = %q
+security = "none"
+username = %q
+password_env = "REFDESK_BENCH_IMAP_PASSWORD"
+[smtp]
+address = "127.0.0.1:1"
+security = "none"
+auth = "none"
+[intake]
+trusted_authserv_id = "mx.eastside.example"
+replies_per_sender_per_hour = 1000000
+[[partners]]
+id = "northside-housing"
+name = "Northside Housing Authority"
+domains = ["northside-housing.example"]
+[[services]]
+id = "emergency-desk"
+name = "Emergency Assistance Desk"
+contact = "555-0199"
+[[rules]]
+id = "crisis-words"
+then = "redirect"
+service = "emergency-desk"
+reason = "crisis"
+keywords = ["eviction", "shut-off", "no food"]
+`, filepath.Join(tb.TempDir(), "refdesk.db"), srv.Addr, srv.User)
+	cfg, err := configs.Parse("bench.toml", []byte(src))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cfg
+}
+
+// runIntake runs the daemon from start until every message is processed and
+// moved, and checks that every record exists.
+func runIntake(tb testing.TB, srv *dovecottest.Server, n int) time.Duration {
+	tb.Helper()
+	cfg := benchConfig(tb, srv)
+	st, err := store.Open(context.Background(), cfg.Database.Path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer st.Close()
+	d := NewDaemon(cfg, st, NewProcessor(cfg), testLogger(nil))
+	var done atomic.Int64
+	finished := make(chan struct{})
+	d.OnProcessed = func(Processed) {
+		if done.Add(1) == int64(n) {
+			close(finished)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	start := time.Now()
+	go func() { d.Run(ctx); close(stopped) }()
+	select {
+	case <-finished:
+	case <-time.After(10 * time.Minute):
+		tb.Fatalf("intake: %d of %d after 10 minutes", done.Load(), n)
+	}
+	elapsed := time.Since(start)
+	cancel()
+	<-stopped
+	var refs, out int
+	st.DB().Get(&refs, "SELECT count(*) FROM referrals")
+	st.DB().Get(&out, "SELECT count(*) FROM outbox")
+	if refs != n || out != n {
+		tb.Fatalf("intake: %d referrals and %d replies for %d messages", refs, out, n)
+	}
+	c := srv.Dial(tb)
+	if s, err := c.Status("INBOX", &imap.StatusOptions{NumMessages: true}).Wait(); err != nil || *s.NumMessages != 0 {
+		tb.Fatalf("intake: INBOX not empty: %v", err)
+	}
+	return elapsed
+}
+
+func BenchmarkIntakeDovecot(b *testing.B) {
+	n := benchN()
+	for range b.N {
+		b.StopTimer()
+		srv := dovecottest.Start(b)
+		t0 := time.Now()
+		fillMailbox(b, srv, n)
+		b.Logf("filled %d messages of ~%d bytes in %v", n, len(benchReferral(n/2)), time.Since(t0).Round(time.Millisecond))
+		got, raw := rawFetch(b, srv, 1000)
+		if got != n {
+			b.Fatalf("raw fetch got %d of %d", got, n)
+		}
+		rawRate := float64(n) / raw.Seconds()
+		b.ReportMetric(rawRate, "rawfetch-msgs/s")
+		if m, d, ok := mbsyncPull(b, srv); ok {
+			if m != n {
+				b.Fatalf("mbsync pulled %d of %d", m, n)
+			}
+			b.ReportMetric(float64(n)/d.Seconds(), "mbsync-msgs/s")
+		}
+		b.StartTimer()
+		el := runIntake(b, srv, n)
+		b.StopTimer()
+		rate := float64(n) / el.Seconds()
+		b.ReportMetric(rate, "intake-msgs/s")
+		b.ReportMetric(rawRate/rate, "rawfetch/intake")
+		b.Logf("n=%d intake %v (%.0f/s), raw fetch %v (%.0f/s)", n, el.Round(time.Millisecond), rate, raw.Round(time.Millisecond), rawRate)
+	}
+}
+
+// BenchmarkProcess is intake without IMAP: parse, triage and store of the
+// benchmark's referrals, in transactions of 200, as the daemon does.
+func BenchmarkProcess(b *testing.B) {
+	cfg := benchConfig(b, &dovecottest.Server{Addr: "127.0.0.1:1", User: "u"})
+	st, err := store.Open(context.Background(), cfg.Database.Path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	p := NewProcessor(cfg)
+	msgs := make([][]byte, b.N)
+	for i := range msgs {
+		msgs[i] = benchReferral(i)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i += 200 {
+		err := st.InTx(context.Background(), func(tx *store.Tx) error {
+			for j := i; j < min(i+200, b.N); j++ {
+				if _, err := p.Process(tx, Inbound{Mailbox: "INBOX", UIDValidity: 1, UID: uint32(j + 1), Raw: msgs[j], Size: int64(len(msgs[j]))}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParse is the parser alone on one benchmark referral.
+func BenchmarkParse(b *testing.B) {
+	raw := benchReferral(7)
+	opt := ParseOptions(benchConfig(b, &dovecottest.Server{Addr: "127.0.0.1:1", User: "u"}))
+	for b.Loop() {
+		if _, err := safeParse(raw, opt, time.Minute); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

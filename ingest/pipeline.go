@@ -1,0 +1,328 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"refdesk/store"
+)
+
+// fetchBytes caps the bytes of message bodies in one chunk (one
+// transaction). At most three chunks are in memory at once: one being
+// fetched, one waiting, one being stored.
+const fetchBytes = 16 << 20
+
+// headerBytes caps the header fetched of a message too large to fetch.
+const headerBytes = 64 << 10
+
+// work is one chunk of the mailbox on its way through intake: messages
+// stored before and still in the inbox (only to be moved), and messages
+// fetched and prepared, to be stored in one transaction and then moved.
+type work struct {
+	seenUIDs map[string][]imap.UID // folder -> UIDs committed before
+	seenIDs  map[string][]int64
+	items    []fetched
+}
+
+type fetched struct {
+	in   Inbound
+	done *Processed
+}
+
+// drain takes in every message in the mailbox. Fetching runs one chunk
+// ahead of storing: while a chunk is stored and moved, the next one is
+// fetched and parsed (the parse on every core), so neither the IMAP server
+// nor the database waits for the other. Exactly-once is kept: a chunk is
+// moved only after its transaction committed.
+func (d *Daemon) drain(ctx context.Context, c *imapclient.Client, uidValidity uint32) error {
+	// Not our own done flag; not what another client deleted and awaits
+	// expunge (its owner meant it gone).
+	found, err := c.UIDSearch(&imap.SearchCriteria{NotFlag: []imap.Flag{doneFlag, imap.FlagDeleted}}, nil).Wait()
+	if err != nil {
+		return fmt.Errorf("imap search: %w", err)
+	}
+	uids := found.AllUIDs()
+	if len(uids) == 0 {
+		return nil
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chunks := make(chan work, 1)
+	produced := make(chan error, 1)
+	go func() {
+		defer close(chunks)
+		produced <- d.produce(pctx, c, uidValidity, uids, chunks)
+	}()
+	// Moves run beside the next commit: a chunk is handed to the mover
+	// only after its transaction committed.
+	toMove := make(chan work, 1)
+	moved := make(chan error, 1)
+	go func() {
+		var err error
+		for w := range toMove {
+			if err == nil {
+				if err = d.moveOut(ctx, c, w); err != nil {
+					cancel()
+				}
+			}
+		}
+		moved <- err
+	}()
+	var failed error
+	for w := range chunks {
+		if failed != nil || pctx.Err() != nil {
+			continue // let the producer finish; it stops at pctx
+		}
+		if err := d.commit(ctx, w.items); err != nil {
+			failed = err
+			cancel()
+			continue
+		}
+		toMove <- w
+	}
+	close(toMove)
+	if err := <-moved; failed == nil {
+		failed = err
+	}
+	if err := <-produced; failed == nil && err != nil && ctx.Err() == nil {
+		failed = err
+	}
+	return failed
+}
+
+// produce fetches the mailbox batch by batch (imap.batch_size UIDs): which
+// UIDs are stored already, the sizes, then the bodies of those within the
+// size limit (only the header of the others), prepared, in chunks.
+func (d *Daemon) produce(ctx context.Context, c *imapclient.Client, uidValidity uint32, uids []imap.UID, out chan<- work) error {
+	mailbox := d.cfg.IMAP.Mailbox
+	for len(uids) > 0 && ctx.Err() == nil {
+		n := min(len(uids), d.cfg.IMAP.BatchSize)
+		batch := uids[:n]
+		uids = uids[n:]
+		plain := make([]uint32, len(batch))
+		for i, u := range batch {
+			plain[i] = uint32(u)
+		}
+		seen, err := d.st.SeenUIDs(ctx, mailbox, uidValidity, plain)
+		if err != nil {
+			return err
+		}
+		w := work{seenUIDs: map[string][]imap.UID{}, seenIDs: map[string][]int64{}}
+		var fresh []imap.UID
+		for _, u := range batch {
+			if s, ok := seen[uint32(u)]; ok {
+				// Committed before but still here (a crash before the move).
+				f := d.proc.folder(s.Disposition)
+				w.seenUIDs[f] = append(w.seenUIDs[f], u)
+				w.seenIDs[f] = append(w.seenIDs[f], s.ID)
+				continue
+			}
+			fresh = append(fresh, u)
+		}
+		if len(fresh) == 0 {
+			out <- w
+			continue
+		}
+		meta, err := c.Fetch(imap.UIDSetNum(fresh...), &imap.FetchOptions{UID: true, RFC822Size: true, InternalDate: true}).Collect()
+		if err != nil {
+			return fmt.Errorf("imap fetch sizes: %w", err)
+		}
+		slices.SortFunc(meta, func(a, b *imapclient.FetchMessageBuffer) int { return int(a.UID) - int(b.UID) })
+		limit := int64(d.cfg.Intake.MaxMessageSize)
+		var big, chunk []*imapclient.FetchMessageBuffer
+		var chunkBytes int64
+		for _, m := range meta {
+			if m.RFC822Size > limit {
+				big = append(big, m) // SPEC §9: checked from RFC822.SIZE, never fetched
+				continue
+			}
+			if chunkBytes+m.RFC822Size > fetchBytes && len(chunk) > 0 {
+				items, err := d.fetchBodies(c, chunk, uidValidity)
+				if err != nil {
+					return err
+				}
+				w.items = append(w.items, items...)
+				out <- w
+				w = work{}
+				chunk, chunkBytes = nil, 0
+			}
+			chunk = append(chunk, m)
+			chunkBytes += m.RFC822Size
+		}
+		if len(big) > 0 {
+			items, err := d.fetchHeaders(c, big, uidValidity)
+			if err != nil {
+				return err
+			}
+			w.items = append(w.items, items...)
+		}
+		if len(chunk) > 0 {
+			items, err := d.fetchBodies(c, chunk, uidValidity)
+			if err != nil {
+				return err
+			}
+			w.items = append(w.items, items...)
+		}
+		slices.SortFunc(w.items, func(a, b fetched) int { return int(a.in.UID) - int(b.in.UID) })
+		select {
+		case out <- w:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// moveOut moves a committed chunk out of the inbox.
+func (d *Daemon) moveOut(ctx context.Context, c *imapclient.Client, w work) error {
+	moves, ids := w.seenUIDs, w.seenIDs
+	if moves == nil {
+		moves, ids = map[string][]imap.UID{}, map[string][]int64{}
+	}
+	for _, it := range w.items {
+		moves[it.done.Folder] = append(moves[it.done.Folder], imap.UID(it.in.UID))
+		ids[it.done.Folder] = append(ids[it.done.Folder], it.done.ID)
+	}
+	for folder, set := range moves {
+		if err := MoveOut(c, set, folder); err != nil {
+			return err
+		}
+		if err := d.st.SetMoved(ctx, folder, ids[folder]); err != nil {
+			return err
+		}
+	}
+	if d.OnProcessed != nil {
+		for _, it := range w.items {
+			d.OnProcessed(*it.done)
+		}
+	}
+	return nil
+}
+
+// fetchBodies fetches BODY.PEEK[] (never setting \Seen) for a chunk and
+// prepares each message (hash, parse, signature check) on every core.
+func (d *Daemon) fetchBodies(c *imapclient.Client, chunk []*imapclient.FetchMessageBuffer, uidValidity uint32) ([]fetched, error) {
+	out, err := d.fetchSection(c, chunk, uidValidity, &imap.FetchItemBodySection{Peek: true}, int64(d.cfg.Intake.MaxMessageSize)+1)
+	if err != nil {
+		return nil, err
+	}
+	d.prepareAll(out)
+	return out, nil
+}
+
+// fetchHeaders fetches only BODY.PEEK[HEADER] of messages too large to take
+// in: enough to tell who sent them, and to answer a partner.
+func (d *Daemon) fetchHeaders(c *imapclient.Client, big []*imapclient.FetchMessageBuffer, uidValidity uint32) ([]fetched, error) {
+	out, err := d.fetchSection(c, big, uidValidity, &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, Peek: true}, headerBytes)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].in.Header, out[i].in.Raw = out[i].in.Raw, nil
+	}
+	return out, nil
+}
+
+func (d *Daemon) fetchSection(c *imapclient.Client, msgs []*imapclient.FetchMessageBuffer, uidValidity uint32, section *imap.FetchItemBodySection, max int64) ([]fetched, error) {
+	uids := make([]imap.UID, len(msgs))
+	byUID := map[imap.UID]*imapclient.FetchMessageBuffer{}
+	for i, m := range msgs {
+		uids[i] = m.UID
+		byUID[m.UID] = m
+	}
+	cmd := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}})
+	defer cmd.Close()
+	var out []fetched
+	for {
+		msg := cmd.Next()
+		if msg == nil {
+			break
+		}
+		var uid imap.UID
+		var raw []byte
+		for {
+			item := msg.Next()
+			if item == nil {
+				break
+			}
+			switch it := item.(type) {
+			case imapclient.FetchItemDataUID:
+				uid = it.UID
+			case imapclient.FetchItemDataBodySection:
+				b, err := io.ReadAll(io.LimitReader(it.Literal, max))
+				if err != nil {
+					return nil, fmt.Errorf("imap fetch body: %w", err)
+				}
+				raw = b
+			}
+		}
+		meta, ok := byUID[uid]
+		if !ok || raw == nil {
+			continue // a message expunged meanwhile: nothing to take in
+		}
+		out = append(out, fetched{in: Inbound{Mailbox: d.cfg.IMAP.Mailbox, UIDValidity: uidValidity, UID: uint32(uid),
+			Raw: raw, Size: meta.RFC822Size, Received: meta.InternalDate}})
+	}
+	if err := cmd.Close(); err != nil {
+		return nil, fmt.Errorf("imap fetch: %w", err)
+	}
+	return out, nil
+}
+
+// prepareAll prepares messages in parallel, one worker per core.
+func (d *Daemon) prepareAll(items []fetched) {
+	workers := min(runtime.GOMAXPROCS(0), len(items))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				d.proc.Prepare(&items[i].in)
+			}
+		}()
+	}
+	for i := range items {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+// commit stores a chunk in one transaction.
+func (d *Daemon) commit(ctx context.Context, items []fetched) error {
+	if len(items) == 0 {
+		return nil
+	}
+	err := d.st.InTx(ctx, func(tx *store.Tx) error {
+		for i := range items {
+			p, err := d.proc.Process(tx, items[i].in)
+			if err != nil {
+				return err
+			}
+			items[i].done = &p
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("intake: %w (the messages stay in the inbox)", err)
+	}
+	for _, it := range items {
+		p := it.done
+		d.log.Info("message processed", "uid", it.in.UID, "msg", fmt.Sprintf("M-%d", p.ID), "disposition", p.Disposition,
+			"refs", strings.Join(p.Refs, ","), "decisions", strings.Join(p.Decisions, ","), "reply", p.Reply, "reason", logReason(p))
+	}
+	if d.OnCommit != nil {
+		d.OnCommit()
+	}
+	return nil
+}
