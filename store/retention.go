@@ -18,7 +18,8 @@ type PurgeResult struct {
 // Purge applies the retention policy: the raw bytes of messages received
 // before rawBefore are removed (the row stays, with its hash, so a copy that
 // arrives again is still recognised), and referrals closed before
-// closedBefore are deleted with their events and outbound mail; the messages
+// closedBefore are deleted with their events, outcomes, attachments and
+// outbound mail; the messages
 // that created them lose their raw bytes and subject. Deleted content is
 // overwritten (secure_delete) and the write-ahead log truncated, so it does
 // not linger in free pages (every connection has secure_delete on). A zero time skips that part. With dryRun nothing
@@ -50,6 +51,7 @@ func (s *Store) Purge(ctx context.Context, rawBefore, closedBefore time.Time, dr
 				   UNION SELECT message_id FROM events WHERE referral_id IN (SELECT id FROM purge_ids) AND message_id IS NOT NULL`,
 				`DELETE FROM purge_msgs WHERE id IN (SELECT message_id FROM referrals WHERE id NOT IN (SELECT id FROM purge_ids))`,
 				`DELETE FROM outbox WHERE referral_id IN (SELECT id FROM purge_ids) OR inbound_id IN (SELECT id FROM purge_msgs)`,
+				`DELETE FROM attachments WHERE referral_id IN (SELECT id FROM purge_ids) OR message_id IN (SELECT id FROM purge_msgs)`,
 				`DELETE FROM events WHERE referral_id IN (SELECT id FROM purge_ids)`,
 				`DELETE FROM referrals WHERE id IN (SELECT id FROM purge_ids)`,
 				`UPDATE messages SET raw = NULL, subject = '' WHERE id IN (SELECT id FROM purge_msgs)`,
@@ -74,6 +76,12 @@ func (s *Store) Purge(ctx context.Context, rawBefore, closedBefore time.Time, dr
 			r, err = tx.ExecContext(ctx, `UPDATE messages SET raw = NULL WHERE raw IS NOT NULL AND received_at < ?`, rawBefore.UTC())
 			if err == nil {
 				res.RawMessages, _ = r.RowsAffected()
+				// Attachments are part of the record while a referral
+				// lives; those of mail that made no referral (held,
+				// ignored, quarantined) go with the raw message.
+				_, err = tx.ExecContext(ctx, `DELETE FROM attachments WHERE message_id IN (
+					SELECT m.id FROM messages m WHERE m.received_at < ?
+					AND NOT EXISTS (SELECT 1 FROM referrals r WHERE r.message_id = m.id))`, rawBefore.UTC())
 			}
 		}
 		if err != nil {

@@ -21,23 +21,45 @@ func TestPurgeAppliesRetention(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// Its attachment, an outcome, and a held message's attachment.
+	if err := s.InTx(ctx, func(tx *Tx) error {
+		if err := tx.InsertAttachment(&Attachment{MessageID: old.MessageID, ReferralID: &old.ID, Filename: "form.csv", Data: []byte("name\nZebulon Quartermain\n")}); err != nil {
+			return err
+		}
+		held := &Message{Mailbox: "INBOX", UIDValidity: 7, UID: 9, SHA256: "held", ReceivedAt: base, ProcessedAt: base, Disposition: DispHeld, Raw: []byte("raw")}
+		if err := tx.InsertMessage(held); err != nil {
+			return err
+		}
+		return tx.InsertAttachment(&Attachment{MessageID: held.ID, Filename: "card.vcf", Data: []byte("FN:Yolanda Heldmessage")})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateStatus(ctx, old.ID, Change{To: StatusScheduled, By: "coach"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateStatus(ctx, old.ID, Change{To: StatusEnrolled, By: "coach"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddOutcome(ctx, &Outcome{ReferralID: old.ID, Kind: "goal-set", By: "coach", Date: "2026-01-01", Note: "Zebulon's goal"}, false); err != nil {
+		t.Fatal(err)
+	}
 	// The old referral closes; three years and a day later it is purged.
-	if _, err := s.UpdateStatus(ctx, old.ID, Change{To: StatusWithdrawn, Reason: "moved away", By: "coach"}); err != nil {
+	if _, err := s.UpdateStatus(ctx, old.ID, Change{To: StatusDisengaged, Reason: "moved away", By: "coach"}); err != nil {
 		t.Fatal(err)
 	}
 	later := base.Add(26281 * time.Hour)
 	s.Now = func() time.Time { return later }
 
 	dry, err := s.Purge(ctx, later.Add(-4320*time.Hour), later.Add(-26280*time.Hour), true)
-	if err != nil || dry.ClosedReferrals != 1 || dry.RawMessages != 2 {
-		t.Fatalf("dry run = %+v, %v; want 1 closed referral and 2 raw messages", dry, err)
+	if err != nil || dry.ClosedReferrals != 1 || dry.RawMessages != 3 {
+		t.Fatalf("dry run = %+v, %v; want 1 closed referral and 3 raw messages", dry, err)
 	}
 	if _, err := s.Referral(ctx, old.ID); err != nil {
 		t.Fatalf("the dry run deleted: %v", err)
 	}
 	res, err := s.Purge(ctx, later.Add(-4320*time.Hour), later.Add(-26280*time.Hour), false)
-	if err != nil || res.ClosedReferrals != 1 || res.RawMessages != 1 {
-		t.Fatalf("purge = %+v, %v; want 1 closed referral, and 1 more raw message", res, err)
+	if err != nil || res.ClosedReferrals != 1 || res.RawMessages != 2 {
+		t.Fatalf("purge = %+v, %v; want 1 closed referral, and 2 more raw messages", res, err)
 	}
 	if _, err := s.Referral(ctx, old.ID); err == nil {
 		t.Error("the closed referral is still there")
@@ -51,14 +73,19 @@ func TestPurgeAppliesRetention(t *testing.T) {
 	s.db.Get(&o, "SELECT count(*) FROM outbox")
 	var raw int
 	s.db.Get(&raw, "SELECT count(*) FROM messages WHERE raw IS NOT NULL")
-	if n != 0 || o != 0 || raw != 0 {
-		t.Errorf("left: %d events, %d outbox rows, %d raw messages", n, o, raw)
+	var att, outc int
+	s.db.Get(&att, "SELECT count(*) FROM attachments")
+	s.db.Get(&outc, "SELECT count(*) FROM outcomes")
+	if n != 0 || o != 0 || raw != 0 || att != 0 || outc != 0 {
+		t.Errorf("left: %d events, %d outbox rows, %d raw messages, %d attachments, %d outcomes", n, o, raw, att, outc)
 	}
 	s.Close()
 	for _, f := range []string{s.path, s.path + "-wal"} {
 		b, _ := os.ReadFile(f)
-		if bytes.Contains(b, []byte("Zebulon")) {
-			t.Errorf("%s still holds the purged client's name at %d", f, bytes.Index(b, []byte("Zebulon")))
+		for _, name := range []string{"Zebulon", "Yolanda"} {
+			if bytes.Contains(b, []byte(name)) {
+				t.Errorf("%s still holds the purged client's name %s at %d", f, name, bytes.Index(b, []byte(name)))
+			}
 		}
 	}
 }
