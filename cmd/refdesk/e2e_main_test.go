@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 }
 
 // refdeskBinary returns the path of a freshly built refdesk binary.
-func refdeskBinary(t *testing.T) string {
+func refdeskBinary(t testing.TB) string {
 	t.Helper()
 	e2eBin.once.Do(func() {
 		root, err := moduleRoot()
