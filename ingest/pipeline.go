@@ -303,13 +303,17 @@ func (d *Daemon) commit(ctx context.Context, items []fetched) error {
 	if len(items) == 0 {
 		return nil
 	}
+	ins := make([]Inbound, len(items))
+	for i := range items {
+		ins[i] = items[i].in
+	}
 	err := d.st.InTx(ctx, func(tx *store.Tx) error {
+		done, err := d.proc.ProcessAll(tx, ins)
+		if err != nil {
+			return err
+		}
 		for i := range items {
-			p, err := d.proc.Process(tx, items[i].in)
-			if err != nil {
-				return err
-			}
-			items[i].done = &p
+			items[i].done = &done[i]
 		}
 		return nil
 	})

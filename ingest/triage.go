@@ -516,6 +516,10 @@ func IsNoReply(addr string) bool {
 	return noReplyLocal.MatchString(local)
 }
 
+// replyCapWindow is the span the per-sender reply cap counts over, back
+// from the time a message was received (SPEC §6: per hour).
+const replyCapWindow = time.Hour
+
 // capReplies applies the per-sender reply cap and the no-reply rule to an
 // outcome that wants to reply.
 func (t *Triager) capReplies(out *Outcome, lk Lookups, now time.Time, opt Options) (*Outcome, error) {
@@ -530,7 +534,7 @@ func (t *Triager) capReplies(out *Outcome, lk Lookups, now time.Time, opt Option
 		return out, nil
 	}
 	limit := t.cfg.Intake.RepliesPerSenderPerHour
-	n, err := lk.RepliesSince(out.ReplyTo, now.Add(-time.Hour), limit)
+	n, err := lk.RepliesSince(out.ReplyTo, now.Add(-replyCapWindow), limit)
 	if err != nil {
 		return nil, err
 	}
