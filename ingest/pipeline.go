@@ -38,10 +38,11 @@ type fetched struct {
 }
 
 // drain takes in every message in the mailbox. Fetching runs one chunk
-// ahead of storing: while a chunk is stored and moved, the next one is
-// fetched and parsed (the parse on every core), so neither the IMAP server
-// nor the database waits for the other. Exactly-once is kept: a chunk is
-// moved only after its transaction committed.
+// ahead of storing: while a chunk is stored, the next one is fetched and
+// parsed (the parse on every core), so neither the IMAP server nor the
+// database waits for the other; committed chunks are moved out of the inbox
+// beside that (see mover). Exactly-once is kept: a message is moved only
+// after its transaction committed.
 func (d *Daemon) drain(ctx context.Context, c *imapclient.Client, uidValidity uint32) error {
 	// Not our own done flag; not what another client deleted and awaits
 	// expunge (its owner meant it gone).
@@ -61,41 +62,55 @@ func (d *Daemon) drain(ctx context.Context, c *imapclient.Client, uidValidity ui
 		defer close(chunks)
 		produced <- d.produce(pctx, c, uidValidity, uids, chunks)
 	}()
-	// Moves run beside the next commit: a chunk is handed to the mover
-	// only after its transaction committed.
-	toMove := make(chan work, 1)
-	moved := make(chan error, 1)
-	go func() {
-		var err error
-		for w := range toMove {
-			if err == nil {
-				if err = d.moveOut(ctx, c, w); err != nil {
-					cancel()
-				}
-			}
-		}
-		moved <- err
-	}()
+	mv := d.startMover(c, cancel)
 	var failed error
 	for w := range chunks {
 		if failed != nil || pctx.Err() != nil {
 			continue // let the producer finish; it stops at pctx
+		}
+		// This goroutine is the only writer: the folders of the chunks
+		// moved meanwhile are recorded here, between transactions,
+		// never waiting for the database's lock.
+		if err := d.markMoved(ctx, mv.takeMoved()); err != nil {
+			failed = err
+			cancel()
+			continue
 		}
 		if err := d.commit(ctx, w.items); err != nil {
 			failed = err
 			cancel()
 			continue
 		}
-		toMove <- w
+		mv.add(w)
 	}
-	close(toMove)
-	if err := <-moved; failed == nil {
+	if err := mv.finish(); failed == nil {
+		failed = err
+	}
+	if err := d.markMoved(ctx, mv.takeMoved()); failed == nil {
 		failed = err
 	}
 	if err := <-produced; failed == nil && err != nil && ctx.Err() == nil {
 		failed = err
 	}
 	return failed
+}
+
+// markMoved records where moved messages went.
+func (d *Daemon) markMoved(ctx context.Context, moved []moveItem) error {
+	ids := map[string][]int64{}
+	var folders []string
+	for _, m := range moved {
+		if ids[m.folder] == nil {
+			folders = append(folders, m.folder)
+		}
+		ids[m.folder] = append(ids[m.folder], m.id)
+	}
+	for _, f := range folders {
+		if err := d.st.SetMoved(ctx, f, ids[f]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // produce fetches the mailbox batch by batch (imap.batch_size UIDs): which
@@ -176,32 +191,6 @@ func (d *Daemon) produce(ctx context.Context, c *imapclient.Client, uidValidity 
 		case out <- w:
 		case <-ctx.Done():
 			return ctx.Err()
-		}
-	}
-	return nil
-}
-
-// moveOut moves a committed chunk out of the inbox.
-func (d *Daemon) moveOut(ctx context.Context, c *imapclient.Client, w work) error {
-	moves, ids := w.seenUIDs, w.seenIDs
-	if moves == nil {
-		moves, ids = map[string][]imap.UID{}, map[string][]int64{}
-	}
-	for _, it := range w.items {
-		moves[it.done.Folder] = append(moves[it.done.Folder], imap.UID(it.in.UID))
-		ids[it.done.Folder] = append(ids[it.done.Folder], it.done.ID)
-	}
-	for folder, set := range moves {
-		if err := MoveOut(c, set, folder); err != nil {
-			return err
-		}
-		if err := d.st.SetMoved(ctx, folder, ids[folder]); err != nil {
-			return err
-		}
-	}
-	if d.OnProcessed != nil {
-		for _, it := range w.items {
-			d.OnProcessed(*it.done)
 		}
 	}
 	return nil
