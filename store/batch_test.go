@@ -85,3 +85,35 @@ func TestBatchLookups(t *testing.T) {
 		}
 	}
 }
+
+// TestCancelledTransactionKeepsNothing: the writes run without their
+// context's cancellation, but a cancelled context still ends the
+// transaction, and nothing of it is kept.
+func TestCancelledTransactionKeepsNothing(t *testing.T) {
+	s := openTest(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	err := s.InTx(ctx, func(tx *Tx) error {
+		m := &Message{Mailbox: "INBOX", UIDValidity: 7, UID: 1, SHA256: "a", ReceivedAt: s.Now(), ProcessedAt: s.Now(), Disposition: DispIgnored}
+		if err := tx.InsertMessage(m); err != nil {
+			return err
+		}
+		cancel()
+		// database/sql rolls the transaction back once it sees the
+		// cancellation; the next write fails.
+		for i := uint32(2); i < 1000; i++ {
+			m := &Message{Mailbox: "INBOX", UIDValidity: 7, UID: i, SHA256: "b", ReceivedAt: s.Now(), ProcessedAt: s.Now(), Disposition: DispIgnored}
+			if err := tx.InsertMessage(m); err != nil {
+				return err
+			}
+			time.Sleep(time.Millisecond)
+		}
+		return nil
+	})
+	if err == nil {
+		t.Fatal("a transaction whose context was cancelled committed")
+	}
+	var n int
+	if err := s.DB().Get(&n, "SELECT count(*) FROM messages"); err != nil || n != 0 {
+		t.Fatalf("%d messages kept (%v)", n, err)
+	}
+}
