@@ -83,7 +83,8 @@ func newChunk(tx *store.Tx) *chunk {
 // prepared messages ins.
 func (c *chunk) load(p *Processor, ins []Inbound) error {
 	var sums []string
-	var phones, emails, names []string
+	var phones, emails []string
+	var names []store.NameDOB
 	addrs := map[string]bool{}
 	c.dupIDs = map[clientKey][]int64{}
 	c.clients = map[int64]store.ClientKeys{}
@@ -125,7 +126,7 @@ func (c *chunk) load(p *Processor, ins []Inbound) error {
 				case 'e':
 					emails = append(emails, k.a)
 				default:
-					names = append(names, k.a)
+					names = append(names, store.NameDOB{NameKey: k.a, DateOfBirth: k.b})
 				}
 			}
 		}

@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -84,39 +85,69 @@ func (r *Referral) Keys() ClientKeys {
 		NameKey: r.NameKey, DateOfBirth: r.DateOfBirth}
 }
 
+// NameDOB is a client's name key with a date of birth.
+type NameDOB struct{ NameKey, DateOfBirth string }
+
 // OpenClients returns the open referrals whose phone is one of phones, or
-// whose email is one of emails, or whose name key is one of nameKeys (each
-// once, in order of id). Empty values match nothing, as in OpenDuplicate.
-func (t *Tx) OpenClients(phones, emails, nameKeys []string) ([]ClientKeys, error) {
+// whose email is one of emails, or whose name key and date of birth are one
+// of names (each referral once, in order of id). Empty values match
+// nothing, as in OpenDuplicate.
+func (t *Tx) OpenClients(phones, emails []string, names []NameDOB) ([]ClientKeys, error) {
+	const cols = `r.id, r.status, r.client_phone, r.client_email, r.name_key, r.date_of_birth`
+	// "+r.status": the status is checked on the rows found, never used to
+	// find them (its index would read every open referral).
+	const open = `+r.status IN (?)`
 	seen := map[int64]bool{}
 	var out []ClientKeys
+	add := func(q string, args []any) error {
+		var rows []ClientKeys
+		if err := t.tx.SelectContext(t.ctx, &rows, t.tx.Rebind(q), args...); err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if !seen[r.ID] {
+				seen[r.ID] = true
+				out = append(out, r)
+			}
+		}
+		return nil
+	}
 	for _, by := range []struct {
 		col  string
 		vals []string
-	}{{"client_phone", phones}, {"client_email", emails}, {"name_key", nameKeys}} {
-		// col is one of the three names above, never input; the "<> ''"
+	}{{"client_phone", phones}, {"client_email", emails}} {
+		// col is one of the two names above, never input; the "<> ''"
 		// lets SQLite use the column's partial index.
 		err := inParts(by.vals, func(part []string) error {
-			q, args, err := sqlx.In(`SELECT id, status, client_phone, client_email, name_key, date_of_birth FROM referrals
-				WHERE `+by.col+` IN (?) AND `+by.col+` <> '' AND status IN (?)`, part, OpenStatuses)
+			q, args, err := sqlx.In(`SELECT `+cols+` FROM referrals r WHERE r.`+by.col+` IN (?) AND r.`+by.col+` <> '' AND `+open,
+				part, OpenStatuses)
 			if err != nil {
 				return err
 			}
-			var rows []ClientKeys
-			if err := t.tx.SelectContext(t.ctx, &rows, t.tx.Rebind(q), args...); err != nil {
-				return err
-			}
-			for _, r := range rows {
-				if !seen[r.ID] {
-					seen[r.ID] = true
-					out = append(out, r)
-				}
-			}
-			return nil
+			return add(q, args)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("store: open referrals by client: %w", err)
 		}
+	}
+	// Name and date of birth in pairs: each pair one lookup in the
+	// (name_key, date_of_birth) index.
+	err := inParts(names, func(part []NameDOB) error {
+		pairs := strings.Repeat("(?, ?), ", len(part))
+		args := make([]any, 0, 2*len(part))
+		for _, n := range part {
+			args = append(args, n.NameKey, n.DateOfBirth)
+		}
+		q, args, err := sqlx.In(`SELECT `+cols+` FROM (VALUES `+pairs[:len(pairs)-2]+`) AS v
+			JOIN referrals r ON r.name_key = v.column1 AND r.date_of_birth = v.column2
+			WHERE r.name_key <> '' AND r.date_of_birth <> '' AND `+open, append(args, OpenStatuses)...)
+		if err != nil {
+			return err
+		}
+		return add(q, args)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: open referrals by client: %w", err)
 	}
 	slices.SortFunc(out, func(a, b ClientKeys) int { return int(a.ID - b.ID) })
 	return out, nil

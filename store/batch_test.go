@@ -42,7 +42,8 @@ func TestBatchLookups(t *testing.T) {
 		if len(byHash) != 2 || byHash["sumb"].ID != a.MessageID || byHash["sumb"].Disposition != DispReferral {
 			t.Errorf("MessagesBySHA: %v", byHash)
 		}
-		open, err := tx.OpenClients([]string{"5550142", "5550199", ""}, []string{"dana@example.org"}, []string{"luis ortega", ""})
+		open, err := tx.OpenClients([]string{"5550142", "5550199", ""}, []string{"dana@example.org"},
+			[]NameDOB{{"luis ortega", ""}, {"dana whitfield", "1980-02-03"}, {"dana whitfield", "1980-02-04"}, {"", ""}})
 		if err != nil {
 			return err
 		}
