@@ -11,6 +11,7 @@ import (
 	netmail "net/mail"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -62,7 +63,12 @@ func Parse(r io.Reader, opt Options) (*Message, error) {
 		total = opt.MaxPartBytes*int64(opt.MaxParts+1) + maxHeaderBytes
 	}
 	lr := &limitedReader{r: r, n: total}
-	br := bufio.NewReaderSize(lr, 8<<10)
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(lr)
+	defer func() {
+		br.Reset(nil) // keeps nothing of this message
+		readerPool.Put(br)
+	}()
 
 	fields, rest, problems, err := readHeader(br, maxHeaderBytes)
 	if err != nil {
@@ -104,6 +110,11 @@ func Parse(r io.Reader, opt Options) (*Message, error) {
 	m.Subject, _ = maskDigits(m.Subject, false)
 	return m, nil
 }
+
+// readerPool holds the 8 KB buffered readers Parse reads messages with:
+// the buffer is only read through (every line and part is copied out of
+// it), so one can serve message after message.
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 8<<10) }}
 
 // limitedReader fails once more than n bytes were read and remembers it.
 type limitedReader struct {
