@@ -246,7 +246,16 @@ func (d *Daemon) fetchSection(c *imapclient.Client, msgs []*imapclient.FetchMess
 			case imapclient.FetchItemDataUID:
 				uid = it.UID
 			case imapclient.FetchItemDataBodySection:
-				b, err := io.ReadAll(io.LimitReader(it.Literal, max))
+				var b []byte
+				var err error
+				if n := it.Literal.Size(); n >= 0 && n < max {
+					// The literal's size is known: one allocation of
+					// it, not a doubling series.
+					b = make([]byte, n)
+					_, err = io.ReadFull(it.Literal, b)
+				} else {
+					b, err = io.ReadAll(io.LimitReader(it.Literal, max))
+				}
 				if err != nil {
 					return nil, fmt.Errorf("imap fetch body: %w", err)
 				}
