@@ -16,9 +16,9 @@ import (
 )
 
 // fetchBytes caps the bytes of message bodies in one chunk (one
-// transaction). At most three chunks are in memory at once: one being
-// fetched, one waiting, one being stored.
-const fetchBytes = 16 << 20
+// transaction). At most four chunks are in memory at once: one being
+// fetched, one being parsed, one waiting, one being stored.
+const fetchBytes = 12 << 20
 
 // headerBytes caps the header fetched of a message too large to fetch.
 const headerBytes = 64 << 10
@@ -37,11 +37,11 @@ type fetched struct {
 	done *Processed
 }
 
-// drain takes in every message in the mailbox. Fetching runs one chunk
-// ahead of storing: while a chunk is stored, the next one is fetched and
-// parsed (the parse on every core), so neither the IMAP server nor the
-// database waits for the other; committed chunks are moved out of the inbox
-// beside that (see mover). Exactly-once is kept: a message is moved only
+// drain takes in every message in the mailbox, in three stages that run
+// side by side: while a chunk is stored, the next one is parsed (on every
+// core) and the one after it fetched, so neither the IMAP server, the
+// parser nor the database waits for the others; committed chunks are moved
+// out of the inbox beside that (see mover). Exactly-once is kept: a message is moved only
 // after its transaction committed.
 func (d *Daemon) drain(ctx context.Context, c *imapclient.Client, uidValidity uint32) error {
 	// Not our own done flag; not what another client deleted and awaits
@@ -56,11 +56,21 @@ func (d *Daemon) drain(ctx context.Context, c *imapclient.Client, uidValidity ui
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	chunks := make(chan work, 1)
+	fetchedChunks := make(chan work)
 	produced := make(chan error, 1)
 	go func() {
+		defer close(fetchedChunks)
+		produced <- d.produce(pctx, c, uidValidity, uids, fetchedChunks)
+	}()
+	chunks := make(chan work, 1)
+	go func() {
 		defer close(chunks)
-		produced <- d.produce(pctx, c, uidValidity, uids, chunks)
+		for w := range fetchedChunks {
+			if pctx.Err() == nil {
+				d.prepareAll(w.items)
+			}
+			chunks <- w // the loop below takes every chunk
+		}
 	}()
 	mv := d.startMover(c, cancel)
 	var failed error
@@ -196,15 +206,10 @@ func (d *Daemon) produce(ctx context.Context, c *imapclient.Client, uidValidity 
 	return nil
 }
 
-// fetchBodies fetches BODY.PEEK[] (never setting \Seen) for a chunk and
-// prepares each message (hash, parse, signature check) on every core.
+// fetchBodies fetches BODY.PEEK[] (never setting \Seen) for a chunk; the
+// next stage prepares each message (hash, parse, signature check).
 func (d *Daemon) fetchBodies(c *imapclient.Client, chunk []*imapclient.FetchMessageBuffer, uidValidity uint32) ([]fetched, error) {
-	out, err := d.fetchSection(c, chunk, uidValidity, &imap.FetchItemBodySection{Peek: true}, int64(d.cfg.Intake.MaxMessageSize)+1)
-	if err != nil {
-		return nil, err
-	}
-	d.prepareAll(out)
-	return out, nil
+	return d.fetchSection(c, chunk, uidValidity, &imap.FetchItemBodySection{Peek: true}, int64(d.cfg.Intake.MaxMessageSize)+1)
 }
 
 // fetchHeaders fetches only BODY.PEEK[HEADER] of messages too large to take
