@@ -15,3 +15,6 @@ func sysProcAttr() *syscall.SysProcAttr {
 
 // CPUTime is zero here: only Linux's /proc is read.
 func (s *Server) CPUTime() time.Duration { return 0 }
+
+// SettleSessions does nothing here.
+func (s *Server) SettleSessions() {}
