@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -64,6 +65,7 @@ type Store struct {
 	ckpt      chan struct{} // a write committed: time to checkpoint
 	ckptDone  chan struct{}
 	closeOnce sync.Once
+	commits   atomic.Int64 // commits so far (see checkpointer)
 }
 
 // Options tune how the database is opened.
@@ -119,23 +121,53 @@ func OpenWith(ctx context.Context, path string, opt Options) (*Store, error) {
 	return s, nil
 }
 
-// checkpointer copies committed pages from the WAL into the database file
-// after writes, on a connection of its own. Left to SQLite, the commit
-// that takes the WAL past its threshold does it (and waits for its file
-// syncs) while holding the write lock; here a PASSIVE checkpoint runs
-// beside the next write transaction instead, which it never blocks. With
-// nothing to copy it costs almost nothing.
+// checkpointer copies committed pages from the WAL into the database file,
+// on a connection of its own. Left to SQLite, the commit that takes the WAL
+// past its threshold does it (and waits for its file syncs) while holding
+// the write lock; here a PASSIVE checkpoint runs beside the next write
+// transaction instead, which it never blocks. It runs after every
+// ckptEvery commits, or a second after the last one: pages that every
+// commit writes again (the last leaves of the indexes) are copied once for
+// several commits.
 func (s *Store) checkpointer() {
 	defer close(s.ckptDone)
-	for range s.ckpt {
+	idle := time.NewTimer(time.Hour)
+	idle.Stop()
+	done := int64(0) // commits checkpointed
+	checkpoint := func() {
+		done = s.commits.Load()
 		// An error (another checkpoint running, the database busy) only
 		// leaves the pages for the next round.
 		s.db.Exec("PRAGMA wal_checkpoint(PASSIVE)")
 	}
+	for {
+		select {
+		case _, ok := <-s.ckpt:
+			if !ok {
+				idle.Stop()
+				return
+			}
+			if s.commits.Load()-done >= ckptEvery {
+				idle.Stop()
+				checkpoint()
+				continue
+			}
+			idle.Reset(time.Second)
+		case <-idle.C:
+			if s.commits.Load() > done {
+				checkpoint()
+			}
+		}
+	}
 }
 
-// committed wakes the checkpointer.
+// ckptEvery is how many commits the checkpointer lets gather (for intake,
+// a thousand messages).
+const ckptEvery = 5
+
+// committed counts a commit and wakes the checkpointer.
 func (s *Store) committed() {
+	s.commits.Add(1)
 	select {
 	case s.ckpt <- struct{}{}:
 	default:
