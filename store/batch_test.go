@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"testing"
@@ -117,4 +118,25 @@ func TestCancelledTransactionKeepsNothing(t *testing.T) {
 	if err := s.DB().Get(&n, "SELECT count(*) FROM messages"); err != nil || n != 0 {
 		t.Fatalf("%d messages kept (%v)", n, err)
 	}
+}
+
+// FuzzJSONValues holds Map's and List's JSON to encoding/json's.
+func FuzzJSONValues(f *testing.F) {
+	for _, s := range []string{"", "a", "Dana Whitfield", "a\"b", "<x>&", "é", "\xff", "\u2028", "tab\there", "\x7f", "back\\slash"} {
+		f.Add(s, "k")
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		m := Map{a: b, b: a, "z" + a: ""}
+		got, _ := m.Value()
+		want, _ := json.Marshal(map[string]string(m))
+		if got != string(want) {
+			t.Errorf("Map %q: %s, encoding/json %s", m, got, want)
+		}
+		l := List{a, b, ""}
+		got, _ = l.Value()
+		want, _ = json.Marshal([]string(l))
+		if got != string(want) {
+			t.Errorf("List %q: %s, encoding/json %s", l, got, want)
+		}
+	})
 }
