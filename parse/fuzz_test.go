@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	netmail "net/mail"
 	"os"
 	"path/filepath"
 	"strings"
@@ -171,6 +172,20 @@ func FuzzMaskText(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		if got, want := maskText(s), maskTextBySplit(s); got != want {
 			t.Errorf("maskText(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
+
+func FuzzMailDate(f *testing.F) {
+	for _, s := range []string{"Mon, 23 Nov 2026 10:00:00 -0600", "Mon, 2 Jan 2006 15:04:05 +0000", "23 Nov 2026 10:00:00 -0600",
+		"Mon, 23 Nov 2026 10:00:00 -0600 (CST)", " Mon, 23 Nov 2026 10:00:00 -0600", "Xyz, 31 Feb 2026 10:00:00 +1400", "Mon, 23 Nov 26 10:00 GMT"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, gerr := parseMailDate(s)
+		want, werr := netmail.ParseDate(s)
+		if (gerr == nil) != (werr == nil) || !got.Equal(want) || got.Location().String() != want.Location().String() || got.Format(time.RFC3339Nano) != want.Format(time.RFC3339Nano) {
+			t.Errorf("parseMailDate(%q) = %v, %v; net/mail %v, %v", s, got, gerr, want, werr)
 		}
 	})
 }

@@ -301,7 +301,7 @@ func headerFacts(m *Message, h textproto.Header) {
 	m.Subject = decodeHeader(h.Get("Subject"))
 	m.SubjectRefs = Refs(m.Subject)
 	if d := h.Get("Date"); d != "" {
-		if t, err := netmail.ParseDate(d); err == nil {
+		if t, err := parseMailDate(d); err == nil {
 			m.Date = t
 		} else if t, ok := parseLooseDate(d); ok {
 			m.Date = t
@@ -311,6 +311,22 @@ func headerFacts(m *Message, h textproto.Header) {
 	}
 	m.Loop = strings.TrimSpace(h.Get(LoopHeader))
 	m.AuthResults = authResults(h, &m.Problems)
+}
+
+// rfc5322Date is the layout nearly every mail client writes the Date in.
+const rfc5322Date = "Mon, 2 Jan 2006 15:04:05 -0700"
+
+// parseMailDate is net/mail.ParseDate, which tries twelve layouts without
+// a day of the week (each failing with an error made for nothing) before
+// this one. A date exactly in it, with nothing around it, is what
+// ParseDate returns from its thirteenth layout.
+func parseMailDate(d string) (time.Time, error) {
+	if len(d) > 0 && d[0] != ' ' && d[0] != '\t' && d[len(d)-1] != ' ' && !strings.ContainsAny(d, "\r\n") {
+		if t, err := time.Parse(rfc5322Date, d); err == nil {
+			return t, nil
+		}
+	}
+	return netmail.ParseDate(d)
 }
 
 var looseDateLayouts = []string{
