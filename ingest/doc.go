@@ -2,11 +2,15 @@
 // UID with BODY.PEEK[], move after commit) and the pipeline that takes one
 // raw message through parse, triage and store in one transaction.
 //
-// Intake is a pipeline (pipeline.go): a producer fetches and prepares (hash,
-// parse, DKIM verification) the next chunk on every core while the current
-// one is stored in one transaction; a chunk is moved out of the inbox only
-// after its transaction committed. Messages over max_message_size are
-// decided from RFC822.SIZE and their header alone.
+// Intake is a pipeline (pipeline.go) of three stages side by side: one
+// fetches a chunk (imap.batch_size UIDs), the next prepares it (hash, parse,
+// DKIM verification) on every core, the last stores it in one transaction,
+// asking the database what triage needs once for the whole chunk (chunk.go)
+// and answering from memory that the chunk's own writes keep right. A
+// message is moved out of the inbox only after its transaction committed;
+// committed messages gather into moves of up to a thousand (mover.go).
+// Messages over max_message_size are decided from RFC822.SIZE and their
+// header alone.
 //
 // Triage (SPEC §5) lives here: Triager decides what each referral candidate
 // is from the config's partners, services and rules, asking the database only

@@ -40,12 +40,13 @@ type Daemon struct {
 	OnProcessed func(Processed)
 
 	newMail chan struct{}
+	moveMin int // see moveMin; tests lower it
 }
 
 // NewDaemon wires an intake daemon.
 func NewDaemon(cfg *configs.Config, st *store.Store, proc *Processor, log *slog.Logger) *Daemon {
 	return &Daemon{cfg: cfg, st: st, proc: proc, log: log, newMail: make(chan struct{}, 1),
-		tokens: oauth.New("imap", cfg.IMAP.Server)}
+		tokens: oauth.New("imap", cfg.IMAP.Server), moveMin: moveMin}
 }
 
 // Tokens is the daemon's OAuth2 token source (nil without OAuth2).

@@ -2,8 +2,10 @@ package ingest
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -225,5 +227,53 @@ func TestIdleNoticesNewMailAndReconnects(t *testing.T) {
 	}
 	if strings.Contains(log.String(), "Dana") || strings.Contains(log.String(), "5550142000") {
 		t.Errorf("the log names a client:\n%s", log.String())
+	}
+}
+
+// TestMovesGatherAfterTheirCommits lets committed messages gather into
+// moves of several chunks while the drain goes on: each message is moved
+// once, only after its transaction committed, and its folder is recorded.
+func TestMovesGatherAfterTheirCommits(t *testing.T) {
+	m := startMem(t, rev2)
+	cfg := testConfig(t, m.addr) // batch_size = 3
+	st := openStore(t, cfg)
+	const n = 11
+	for i := range n {
+		m.appendMsg(t, "INBOX", referral(maria, fmt.Sprint("Referral ", i), fmt.Sprintf("Client name: Client %c\nPhone: 555-000-%04d\nConsent: yes\n", 'A'+i, i)))
+	}
+	d := NewDaemon(cfg, st, NewProcessor(cfg), testLogger(nil))
+	d.moveMin = 4
+	var mu sync.Mutex
+	seen := map[int64]int{}
+	d.OnProcessed = func(p Processed) {
+		// Moved: the message must be committed already.
+		var stored int
+		if err := st.DB().Get(&stored, "SELECT count(*) FROM messages WHERE id = ?", p.ID); err != nil || stored != 1 {
+			t.Errorf("M-%d moved before its commit (%v)", p.ID, err)
+		}
+		mu.Lock()
+		seen[p.ID]++
+		mu.Unlock()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	eventually(t, 10*time.Second, "inbox not emptied", func() bool { return m.count(t, "INBOX") == 0 })
+	eventually(t, 5*time.Second, "moves not recorded", func() bool {
+		return countRows(t, st, "SELECT count(*) FROM messages WHERE moved_to = 'Processed'") == n
+	})
+	if got := m.count(t, "Processed"); got != n {
+		t.Errorf("Processed has %d messages, want %d", got, n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != n {
+		t.Errorf("%d messages reported processed, want %d", len(seen), n)
+	}
+	for id, k := range seen {
+		if k != 1 {
+			t.Errorf("M-%d reported %d times", id, k)
+		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -107,6 +106,40 @@ func (p *Processor) Prepare(in *Inbound) {
 // A message that cannot be parsed is stored quarantined; only database
 // errors are returned, and then nothing of the batch is kept.
 func (p *Processor) Process(tx *store.Tx, in Inbound) (Processed, error) {
+	out, err := p.ProcessAll(tx, []Inbound{in})
+	if err != nil {
+		return Processed{}, err
+	}
+	return out[0], nil
+}
+
+// ProcessAll stores messages in order inside tx, as Process does one by
+// one, with the same outcome: each message sees what the earlier ones
+// wrote (a duplicate client, a copy of the same bytes, a reply counted
+// against the cap). What triage asks the database is asked once for all
+// of them (see chunk), not once per message.
+func (p *Processor) ProcessAll(tx *store.Tx, ins []Inbound) ([]Processed, error) {
+	for i := range ins {
+		p.Prepare(&ins[i])
+	}
+	c := newChunk(tx)
+	if err := c.load(p, ins); err != nil {
+		return nil, err
+	}
+	out := make([]Processed, len(ins))
+	for i := range ins {
+		res, err := p.process(c, ins[i])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = res
+	}
+	return out, nil
+}
+
+// process stores one prepared message in c's transaction.
+func (p *Processor) process(c *chunk, in Inbound) (Processed, error) {
+	tx := c.tx
 	m := &store.Message{
 		Mailbox: in.Mailbox, UIDValidity: in.UIDValidity, UID: in.UID,
 		Size: in.Size, Raw: in.Raw, ReceivedAt: in.Received, ProcessedAt: tx.Now(),
@@ -115,14 +148,14 @@ func (p *Processor) Process(tx *store.Tx, in Inbound) (Processed, error) {
 		m.ReceivedAt = tx.Now()
 	}
 	if in.Raw == nil {
-		return p.tooLarge(tx, m, in.Header)
+		return p.tooLarge(c, m, in.Header)
 	}
 	p.Prepare(&in)
 	pr := in.prep
-	m.SHA256 = hex.EncodeToString(pr.sum[:])
+	m.SHA256 = hexSum(pr.sum)
 	// The same bytes again (a UIDVALIDITY change, or the same delivery
 	// appended twice): it was processed already; never answer twice.
-	prior, err := tx.MessageBySHA(m.SHA256)
+	prior, err := c.MessageBySHA(m.SHA256)
 	if err == nil {
 		m.Raw = nil
 		m.Disposition = store.DispIgnored
@@ -130,7 +163,7 @@ func (p *Processor) Process(tx *store.Tx, in Inbound) (Processed, error) {
 			m.Disposition = store.DispQuarantined
 		}
 		m.Reason = "copy of " + prior.Ref() + ", already processed"
-		return p.insertOnly(tx, m)
+		return p.insertOnly(c, m)
 	}
 	if !errors.Is(err, store.ErrNotFound) {
 		return Processed{}, err
@@ -138,11 +171,11 @@ func (p *Processor) Process(tx *store.Tx, in Inbound) (Processed, error) {
 	if pr.err != nil {
 		m.Disposition = store.DispQuarantined
 		m.Reason = quarantineReason(pr.err)
-		return p.insertOnly(tx, m)
+		return p.insertOnly(c, m)
 	}
 	msg := pr.msg
 	m.MessageID, m.FromAddr, m.Subject = msg.MessageID, msg.From.Addr, msg.Subject
-	out, err := p.triager.Triage(msg, tx, m.ReceivedAt, Options{DKIM: pr.dkim})
+	out, err := p.triager.Triage(msg, c, m.ReceivedAt, Options{DKIM: pr.dkim})
 	if err != nil {
 		return Processed{}, err
 	}
@@ -150,10 +183,10 @@ func (p *Processor) Process(tx *store.Tx, in Inbound) (Processed, error) {
 	if out.Partner != nil {
 		m.PartnerID = out.Partner.ID
 	}
-	if err := tx.InsertMessage(m); err != nil {
+	if err := c.InsertMessage(m); err != nil {
 		return Processed{}, err
 	}
-	return p.apply(tx, m, msg, out)
+	return p.apply(c, m, msg, out)
 }
 
 // Release processes a held or quarantined message again on a coach's word,
@@ -171,12 +204,13 @@ func (p *Processor) Release(ctx context.Context, st *store.Store, id int64, opt 
 		if err := tx.Resolve(id, "released", by); err != nil {
 			return err
 		}
+		c := newChunk(tx)
 		msg, err := safeParse(m.Raw, p.opt, p.cfg.Intake.ParseTimeout.Duration)
 		if err != nil {
 			return fmt.Errorf("%s still cannot be parsed: %w", m.Ref(), err)
 		}
 		opt.SkipCap = true
-		out, err := p.triager.Triage(msg, tx, m.ReceivedAt, opt)
+		out, err := p.triager.Triage(msg, c, m.ReceivedAt, opt)
 		if err != nil {
 			return err
 		}
@@ -191,7 +225,7 @@ func (p *Processor) Release(ctx context.Context, st *store.Store, id int64, opt 
 			return err
 		}
 		m.Disposition, m.PartnerID = out.Disposition, partner
-		res, err = p.apply(tx, m, msg, out)
+		res, err = p.apply(c, m, msg, out)
 		return err
 	})
 	return res, err
@@ -201,19 +235,19 @@ func (p *Processor) Release(ctx context.Context, st *store.Store, id int64, opt 
 // RFC822.SIZE) as quarantined, from its header alone. A partner (not a
 // machine, not a sender failing authentication, within the reply cap) is
 // asked politely to send the form separately.
-func (p *Processor) tooLarge(tx *store.Tx, m *store.Message, header []byte) (Processed, error) {
+func (p *Processor) tooLarge(c *chunk, m *store.Message, header []byte) (Processed, error) {
 	m.SHA256 = fmt.Sprintf("unfetched:%s:%d:%d", m.Mailbox, m.UIDValidity, m.UID)
 	m.Disposition = store.DispQuarantined
 	m.Reason = fmt.Sprintf("too large: %d bytes (limit %d)", m.Size, int64(p.cfg.Intake.MaxMessageSize))
 	if len(header) == 0 {
-		return p.insertOnly(tx, m)
+		return p.insertOnly(c, m)
 	}
 	msg, err := safeParse(append(bytes.TrimRight(header, "\r\n"), "\r\n\r\n"...), p.opt, p.cfg.Intake.ParseTimeout.Duration)
 	if err != nil {
-		return p.insertOnly(tx, m)
+		return p.insertOnly(c, m)
 	}
 	m.MessageID, m.FromAddr, m.Subject = msg.MessageID, msg.From.Addr, msg.Subject
-	out, err := p.triager.TooLarge(msg, tx, m.ReceivedAt)
+	out, err := p.triager.TooLarge(msg, c, m.ReceivedAt)
 	if err != nil {
 		return Processed{}, err
 	}
@@ -223,15 +257,15 @@ func (p *Processor) tooLarge(tx *store.Tx, m *store.Message, header []byte) (Pro
 	if out.Reason != "" {
 		m.Reason += "; " + out.Reason
 	}
-	if err := tx.InsertMessage(m); err != nil {
+	if err := c.InsertMessage(m); err != nil {
 		return Processed{}, err
 	}
 	out.Disposition, out.Reason = store.DispQuarantined, m.Reason
-	return p.apply(tx, m, msg, out)
+	return p.apply(c, m, msg, out)
 }
 
-func (p *Processor) insertOnly(tx *store.Tx, m *store.Message) (Processed, error) {
-	if err := tx.InsertMessage(m); err != nil {
+func (p *Processor) insertOnly(c *chunk, m *store.Message) (Processed, error) {
+	if err := c.InsertMessage(m); err != nil {
 		return Processed{}, err
 	}
 	return Processed{ID: m.ID, Disposition: m.Disposition, Reason: m.Reason, Folder: p.folder(m.Disposition)}, nil
@@ -245,7 +279,8 @@ func (p *Processor) folder(disposition string) string {
 }
 
 // apply writes what triage decided for stored message m.
-func (p *Processor) apply(tx *store.Tx, m *store.Message, msg *parse.Message, out *Outcome) (Processed, error) {
+func (p *Processor) apply(c *chunk, m *store.Message, msg *parse.Message, out *Outcome) (Processed, error) {
+	tx := c.tx
 	res := Processed{ID: m.ID, Disposition: out.Disposition, Reason: out.Reason, Folder: p.folder(out.Disposition), NoReply: out.NoReply}
 	if msg.Bounce && len(msg.Bounced) > 0 {
 		if _, err := tx.MarkBounced(msg.Bounced, "bounce received as "+m.Ref()); err != nil {
@@ -256,7 +291,7 @@ func (p *Processor) apply(tx *store.Tx, m *store.Message, msg *parse.Message, ou
 	var single *int64
 	switch {
 	case out.FollowUp != nil:
-		r, item, err := p.applyFollowUp(tx, m, msg, out)
+		r, item, err := p.applyFollowUp(c, m, msg, out)
 		if err != nil {
 			return res, err
 		}
@@ -267,7 +302,7 @@ func (p *Processor) apply(tx *store.Tx, m *store.Message, msg *parse.Message, ou
 		}
 	case out.Disposition == store.DispReferral:
 		for _, rr := range out.Results {
-			item, id, err := p.applyResult(tx, m, msg, out, rr)
+			item, id, err := p.applyResult(c, m, msg, out, rr)
 			if err != nil {
 				return res, err
 			}
@@ -306,7 +341,7 @@ func (p *Processor) apply(tx *store.Tx, m *store.Message, msg *parse.Message, ou
 	if out.NoReply != "" {
 		o.Status, o.LastError = store.OutSuppressed, "not sent: "+out.NoReply
 	}
-	if _, err := tx.Enqueue(o); err != nil {
+	if _, err := c.Enqueue(o); err != nil {
 		return res, err
 	}
 	if out.NoReply == "" {
@@ -317,7 +352,8 @@ func (p *Processor) apply(tx *store.Tx, m *store.Message, msg *parse.Message, ou
 
 // applyResult creates the referral for one candidate, or records a
 // duplicate on the open referral it matches.
-func (p *Processor) applyResult(tx *store.Tx, m *store.Message, msg *parse.Message, out *Outcome, rr Result) (store.ReplyItem, int64, error) {
+func (p *Processor) applyResult(c *chunk, m *store.Message, msg *parse.Message, out *Outcome, rr Result) (store.ReplyItem, int64, error) {
+	tx := c.tx
 	item := replyItem(rr)
 	if rr.Decision == Duplicate {
 		d := rr.Duplicate
@@ -327,7 +363,7 @@ func (p *Processor) applyResult(tx *store.Tx, m *store.Message, msg *parse.Messa
 		return item, d.ID, err
 	}
 	r := newReferral(m, msg, out.Partner.ID, rr)
-	if err := tx.InsertReferral(r); err != nil {
+	if err := c.InsertReferral(r); err != nil {
 		return item, 0, err
 	}
 	item.Ref = r.Ref()
@@ -339,7 +375,8 @@ func (p *Processor) applyResult(tx *store.Tx, m *store.Message, msg *parse.Messa
 // applyFollowUp merges a follow-up into its referral and, for a needs-info
 // referral, records the new decision. It returns the reply item if the
 // follow-up is answered.
-func (p *Processor) applyFollowUp(tx *store.Tx, m *store.Message, msg *parse.Message, out *Outcome) (*store.Referral, *store.ReplyItem, error) {
+func (p *Processor) applyFollowUp(c *chunk, m *store.Message, msg *parse.Message, out *Outcome) (*store.Referral, *store.ReplyItem, error) {
+	tx := c.tx
 	r := out.FollowUp
 	var added []string
 	if len(msg.Candidates) > 0 {
@@ -362,7 +399,7 @@ func (p *Processor) applyFollowUp(tx *store.Tx, m *store.Message, msg *parse.Mes
 		return nil, nil, err
 	}
 	if len(out.Results) == 0 {
-		return r, nil, tx.UpdateReferral(r)
+		return r, nil, c.UpdateReferral(r)
 	}
 	rr := out.Results[0]
 	from := r.Status
@@ -378,7 +415,7 @@ func (p *Processor) applyFollowUp(tx *store.Tx, m *store.Message, msg *parse.Mes
 		now := tx.Now()
 		r.ClosedAt = &now
 	}
-	if err := tx.UpdateReferral(r); err != nil {
+	if err := c.UpdateReferral(r); err != nil {
 		return nil, nil, err
 	}
 	if from != r.Status {

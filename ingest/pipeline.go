@@ -16,9 +16,9 @@ import (
 )
 
 // fetchBytes caps the bytes of message bodies in one chunk (one
-// transaction). At most three chunks are in memory at once: one being
-// fetched, one waiting, one being stored.
-const fetchBytes = 16 << 20
+// transaction). At most four chunks are in memory at once: one being
+// fetched, one being parsed, one waiting, one being stored.
+const fetchBytes = 12 << 20
 
 // headerBytes caps the header fetched of a message too large to fetch.
 const headerBytes = 64 << 10
@@ -37,11 +37,12 @@ type fetched struct {
 	done *Processed
 }
 
-// drain takes in every message in the mailbox. Fetching runs one chunk
-// ahead of storing: while a chunk is stored and moved, the next one is
-// fetched and parsed (the parse on every core), so neither the IMAP server
-// nor the database waits for the other. Exactly-once is kept: a chunk is
-// moved only after its transaction committed.
+// drain takes in every message in the mailbox, in three stages that run
+// side by side: while a chunk is stored, the next one is parsed (on every
+// core) and the one after it fetched, so neither the IMAP server, the
+// parser nor the database waits for the others; committed chunks are moved
+// out of the inbox beside that (see mover). Exactly-once is kept: a message is moved only
+// after its transaction committed.
 func (d *Daemon) drain(ctx context.Context, c *imapclient.Client, uidValidity uint32) error {
 	// Not our own done flag; not what another client deleted and awaits
 	// expunge (its owner meant it gone).
@@ -55,47 +56,71 @@ func (d *Daemon) drain(ctx context.Context, c *imapclient.Client, uidValidity ui
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	chunks := make(chan work, 1)
+	fetchedChunks := make(chan work)
 	produced := make(chan error, 1)
 	go func() {
-		defer close(chunks)
-		produced <- d.produce(pctx, c, uidValidity, uids, chunks)
+		defer close(fetchedChunks)
+		produced <- d.produce(pctx, c, uidValidity, uids, fetchedChunks)
 	}()
-	// Moves run beside the next commit: a chunk is handed to the mover
-	// only after its transaction committed.
-	toMove := make(chan work, 1)
-	moved := make(chan error, 1)
+	chunks := make(chan work, 1)
 	go func() {
-		var err error
-		for w := range toMove {
-			if err == nil {
-				if err = d.moveOut(ctx, c, w); err != nil {
-					cancel()
-				}
+		defer close(chunks)
+		for w := range fetchedChunks {
+			if pctx.Err() == nil {
+				d.prepareAll(w.items)
 			}
+			chunks <- w // the loop below takes every chunk
 		}
-		moved <- err
 	}()
+	mv := d.startMover(c, cancel)
 	var failed error
 	for w := range chunks {
 		if failed != nil || pctx.Err() != nil {
 			continue // let the producer finish; it stops at pctx
+		}
+		// This goroutine is the only writer: the folders of the chunks
+		// moved meanwhile are recorded here, between transactions,
+		// never waiting for the database's lock.
+		if err := d.markMoved(ctx, mv.takeMoved()); err != nil {
+			failed = err
+			cancel()
+			continue
 		}
 		if err := d.commit(ctx, w.items); err != nil {
 			failed = err
 			cancel()
 			continue
 		}
-		toMove <- w
+		mv.add(w)
 	}
-	close(toMove)
-	if err := <-moved; failed == nil {
+	if err := mv.finish(); failed == nil {
+		failed = err
+	}
+	if err := d.markMoved(ctx, mv.takeMoved()); failed == nil {
 		failed = err
 	}
 	if err := <-produced; failed == nil && err != nil && ctx.Err() == nil {
 		failed = err
 	}
 	return failed
+}
+
+// markMoved records where moved messages went.
+func (d *Daemon) markMoved(ctx context.Context, moved []moveItem) error {
+	ids := map[string][]int64{}
+	var folders []string
+	for _, m := range moved {
+		if ids[m.folder] == nil {
+			folders = append(folders, m.folder)
+		}
+		ids[m.folder] = append(ids[m.folder], m.id)
+	}
+	for _, f := range folders {
+		if err := d.st.SetMoved(ctx, f, ids[f]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // produce fetches the mailbox batch by batch (imap.batch_size UIDs): which
@@ -181,41 +206,10 @@ func (d *Daemon) produce(ctx context.Context, c *imapclient.Client, uidValidity 
 	return nil
 }
 
-// moveOut moves a committed chunk out of the inbox.
-func (d *Daemon) moveOut(ctx context.Context, c *imapclient.Client, w work) error {
-	moves, ids := w.seenUIDs, w.seenIDs
-	if moves == nil {
-		moves, ids = map[string][]imap.UID{}, map[string][]int64{}
-	}
-	for _, it := range w.items {
-		moves[it.done.Folder] = append(moves[it.done.Folder], imap.UID(it.in.UID))
-		ids[it.done.Folder] = append(ids[it.done.Folder], it.done.ID)
-	}
-	for folder, set := range moves {
-		if err := MoveOut(c, set, folder); err != nil {
-			return err
-		}
-		if err := d.st.SetMoved(ctx, folder, ids[folder]); err != nil {
-			return err
-		}
-	}
-	if d.OnProcessed != nil {
-		for _, it := range w.items {
-			d.OnProcessed(*it.done)
-		}
-	}
-	return nil
-}
-
-// fetchBodies fetches BODY.PEEK[] (never setting \Seen) for a chunk and
-// prepares each message (hash, parse, signature check) on every core.
+// fetchBodies fetches BODY.PEEK[] (never setting \Seen) for a chunk; the
+// next stage prepares each message (hash, parse, signature check).
 func (d *Daemon) fetchBodies(c *imapclient.Client, chunk []*imapclient.FetchMessageBuffer, uidValidity uint32) ([]fetched, error) {
-	out, err := d.fetchSection(c, chunk, uidValidity, &imap.FetchItemBodySection{Peek: true}, int64(d.cfg.Intake.MaxMessageSize)+1)
-	if err != nil {
-		return nil, err
-	}
-	d.prepareAll(out)
-	return out, nil
+	return d.fetchSection(c, chunk, uidValidity, &imap.FetchItemBodySection{Peek: true}, int64(d.cfg.Intake.MaxMessageSize)+1)
 }
 
 // fetchHeaders fetches only BODY.PEEK[HEADER] of messages too large to take
@@ -257,7 +251,16 @@ func (d *Daemon) fetchSection(c *imapclient.Client, msgs []*imapclient.FetchMess
 			case imapclient.FetchItemDataUID:
 				uid = it.UID
 			case imapclient.FetchItemDataBodySection:
-				b, err := io.ReadAll(io.LimitReader(it.Literal, max))
+				var b []byte
+				var err error
+				if n := it.Literal.Size(); n >= 0 && n < max {
+					// The literal's size is known: one allocation of
+					// it, not a doubling series.
+					b = make([]byte, n)
+					_, err = io.ReadFull(it.Literal, b)
+				} else {
+					b, err = io.ReadAll(io.LimitReader(it.Literal, max))
+				}
 				if err != nil {
 					return nil, fmt.Errorf("imap fetch body: %w", err)
 				}
@@ -303,13 +306,17 @@ func (d *Daemon) commit(ctx context.Context, items []fetched) error {
 	if len(items) == 0 {
 		return nil
 	}
+	ins := make([]Inbound, len(items))
+	for i := range items {
+		ins[i] = items[i].in
+	}
 	err := d.st.InTx(ctx, func(tx *store.Tx) error {
+		done, err := d.proc.ProcessAll(tx, ins)
+		if err != nil {
+			return err
+		}
 		for i := range items {
-			p, err := d.proc.Process(tx, items[i].in)
-			if err != nil {
-				return err
-			}
-			items[i].done = &p
+			items[i].done = &done[i]
 		}
 		return nil
 	})

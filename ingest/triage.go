@@ -90,22 +90,17 @@ type Options struct {
 // concurrent use.
 type Triager struct {
 	cfg      *configs.Config
-	keywords map[string]*regexp.Regexp // rule id -> any-of keywords, whole words, any case
+	keywords map[string]*keywords // rule id -> any-of keywords, whole words, any case
 }
 
 // NewTriager compiles the config's rules.
 func NewTriager(cfg *configs.Config) *Triager {
-	t := &Triager{cfg: cfg, keywords: map[string]*regexp.Regexp{}}
+	t := &Triager{cfg: cfg, keywords: map[string]*keywords{}}
 	for _, r := range cfg.Rules {
 		if len(r.Keywords) == 0 {
 			continue
 		}
-		alts := make([]string, len(r.Keywords))
-		for i, k := range r.Keywords {
-			alts[i] = regexp.QuoteMeta(strings.Join(strings.Fields(k), " "))
-			alts[i] = strings.ReplaceAll(alts[i], " ", `\s+`)
-		}
-		t.keywords[r.ID] = regexp.MustCompile(`(?i)(?:^|[^\pL\pN])(?:` + strings.Join(alts, "|") + `)(?:$|[^\pL\pN])`)
+		t.keywords[r.ID] = newKeywords(r.Keywords)
 	}
 	return t
 }
@@ -516,6 +511,10 @@ func IsNoReply(addr string) bool {
 	return noReplyLocal.MatchString(local)
 }
 
+// replyCapWindow is the span the per-sender reply cap counts over, back
+// from the time a message was received (SPEC §6: per hour).
+const replyCapWindow = time.Hour
+
 // capReplies applies the per-sender reply cap and the no-reply rule to an
 // outcome that wants to reply.
 func (t *Triager) capReplies(out *Outcome, lk Lookups, now time.Time, opt Options) (*Outcome, error) {
@@ -530,7 +529,7 @@ func (t *Triager) capReplies(out *Outcome, lk Lookups, now time.Time, opt Option
 		return out, nil
 	}
 	limit := t.cfg.Intake.RepliesPerSenderPerHour
-	n, err := lk.RepliesSince(out.ReplyTo, now.Add(-time.Hour), limit)
+	n, err := lk.RepliesSince(out.ReplyTo, now.Add(-replyCapWindow), limit)
 	if err != nil {
 		return nil, err
 	}

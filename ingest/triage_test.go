@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"refdesk/configs"
 	"refdesk/parse"
@@ -347,4 +348,23 @@ func TestScrubSubject(t *testing.T) {
 
 func candidate(name string) parse.Candidate {
 	return parse.Candidate{Source: "body", Fields: map[string]string{"client_name": name}}
+}
+
+// FuzzKeywords holds the byte scan for ASCII text to the regexp it stands
+// for.
+func FuzzKeywords(f *testing.F) {
+	for _, s := range []string{"facing eviction next week", "EVICTION", "no  food", "no\tfood!", "no\vfood", "shut-off",
+		"shut-offs", "xeviction", "eviction2", "1no food", "no food_", "Shut-Off notice", "ſhut-off", "no fooD", ""} {
+		f.Add(s, "eviction,shut-off,no food, two  words ")
+	}
+	f.Fuzz(func(t *testing.T, s, list string) {
+		if !utf8.ValidString(list) {
+			return // config keywords are text
+		}
+		kws := strings.Split(list, ",")
+		k := newKeywords(kws)
+		if got, want := k.MatchString(s), k.re.MatchString(s); got != want {
+			t.Errorf("keywords %q in %q: %v, regexp %v", kws, s, got, want)
+		}
+	})
 }

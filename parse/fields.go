@@ -130,24 +130,7 @@ var headerLabels = map[string]bool{
 // labelKey is the matching key of a label: lower-cased, every character that
 // is not a letter or digit removed ("E-mail" and "email" are one key).
 func labelKey(label string) string {
-	ascii := true
-	for i := 0; i < len(label); i++ {
-		if label[i] >= 0x80 {
-			ascii = false
-			break
-		}
-	}
-	if ascii {
-		b := make([]byte, 0, len(label))
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			switch {
-			case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-				b = append(b, c)
-			case c >= 'A' && c <= 'Z':
-				b = append(b, c+'a'-'A')
-			}
-		}
+	if b, ok := appendASCIIKey(nil, label); ok {
 		return string(b)
 	}
 	var b strings.Builder
@@ -157,6 +140,26 @@ func labelKey(label string) string {
 		}
 	}
 	return b.String()
+}
+
+// appendASCIIKey appends the labelKey of an ASCII label to dst; ok is false
+// (and nothing appended) for a label that is not all ASCII.
+func appendASCIIKey(dst []byte, label string) ([]byte, bool) {
+	for i := 0; i < len(label); i++ {
+		if label[i] >= 0x80 {
+			return dst, false
+		}
+	}
+	for i := 0; i < len(label); i++ {
+		c := label[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+			dst = append(dst, c)
+		case c >= 'A' && c <= 'Z':
+			dst = append(dst, c+'a'-'A')
+		}
+	}
+	return dst, true
 }
 
 // Aliases maps labels to canonical field names: Fields plus extra labels.
@@ -202,6 +205,15 @@ func NewAliases(extra map[string][]string) *Aliases {
 func (a *Aliases) Field(label string) (name string, ok bool) {
 	if a == nil {
 		return "", false
+	}
+	var buf [64]byte
+	if b, ascii := appendASCIIKey(buf[:0], label); ascii {
+		// Looked up without making a string of the key.
+		if name, ok = a.extra[string(b)]; ok {
+			return name, ok
+		}
+		name, ok = baseAliases()[string(b)]
+		return name, ok
 	}
 	k := labelKey(label)
 	if name, ok = a.extra[k]; ok {

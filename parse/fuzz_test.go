@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	netmail "net/mail"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,6 +142,50 @@ func FuzzAttachment(f *testing.F) {
 					t.Errorf("field %s keeps an SSN-like or account-like number: %q", k, v)
 				}
 			}
+		}
+	})
+}
+
+// maskTextBySplit is maskText as it was first written (line by line with
+// strings.Split); FuzzMaskText holds the faster one to it.
+func maskTextBySplit(text string) string {
+	if text == "" {
+		return text
+	}
+	lines := strings.Split(text, "\n")
+	for i, line := range lines {
+		if !strings.ContainsAny(line, "0123456789") {
+			continue
+		}
+		if ll, ok := splitLabelLine(line); ok && ll.value != "" && sensitiveLabel(ll.label) != notSensitive {
+			line = line[:ll.valueAt] + removed
+		}
+		lines[i], _ = maskDigits(line, false)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func FuzzMaskText(f *testing.F) {
+	for _, s := range []string{"", "\n", "a\n", "SSN: 123-45-6789\nok\n", "card 4111 1111 1111 1111", "\n\nPhone: 555-0142\n", "x\ny"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := maskText(s), maskTextBySplit(s); got != want {
+			t.Errorf("maskText(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
+
+func FuzzMailDate(f *testing.F) {
+	for _, s := range []string{"Mon, 23 Nov 2026 10:00:00 -0600", "Mon, 2 Jan 2006 15:04:05 +0000", "23 Nov 2026 10:00:00 -0600",
+		"Mon, 23 Nov 2026 10:00:00 -0600 (CST)", " Mon, 23 Nov 2026 10:00:00 -0600", "Xyz, 31 Feb 2026 10:00:00 +1400", "Mon, 23 Nov 26 10:00 GMT"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, gerr := parseMailDate(s)
+		want, werr := netmail.ParseDate(s)
+		if (gerr == nil) != (werr == nil) || !got.Equal(want) || got.Location().String() != want.Location().String() || got.Format(time.RFC3339Nano) != want.Format(time.RFC3339Nano) {
+			t.Errorf("parseMailDate(%q) = %v, %v; net/mail %v, %v", s, got, gerr, want, werr)
 		}
 	})
 }

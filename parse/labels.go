@@ -431,16 +431,37 @@ func validLabel(label string) bool {
 	if !unicode.IsLetter(r) {
 		return false
 	}
-	if n := len(strings.Fields(label)); n < 1 || n > 6 {
+	if n := countFields(label); n < 1 || n > 6 {
 		return false
 	}
-	if strings.ContainsAny(label, "@,;!\"=<>[]{}|\\") {
-		return false
+	for i := 0; i < len(label); i++ {
+		switch label[i] {
+		case '@', ',', ';', '!', '"', '=', '<', '>', '[', ']', '{', '}', '|', '\\':
+			return false
+		}
 	}
 	if i := strings.IndexByte(label, '?'); i >= 0 && i != len(label)-1 {
 		return false
 	}
+	var buf [64]byte
+	if b, ascii := appendASCIIKey(buf[:0], label); ascii {
+		return len(b) > 0
+	}
 	return labelKey(label) != ""
+}
+
+// countFields is len(strings.Fields(s)), without making the slice.
+func countFields(s string) int {
+	n, inField := 0, false
+	for _, r := range s {
+		if unicode.IsSpace(r) {
+			inField = false
+		} else if !inField {
+			inField = true
+			n++
+		}
+	}
+	return n
 }
 
 func isPipeRow(line string) bool {

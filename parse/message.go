@@ -11,6 +11,7 @@ import (
 	netmail "net/mail"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -62,7 +63,12 @@ func Parse(r io.Reader, opt Options) (*Message, error) {
 		total = opt.MaxPartBytes*int64(opt.MaxParts+1) + maxHeaderBytes
 	}
 	lr := &limitedReader{r: r, n: total}
-	br := bufio.NewReaderSize(lr, 8<<10)
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(lr)
+	defer func() {
+		br.Reset(nil) // keeps nothing of this message
+		readerPool.Put(br)
+	}()
 
 	fields, rest, problems, err := readHeader(br, maxHeaderBytes)
 	if err != nil {
@@ -104,6 +110,11 @@ func Parse(r io.Reader, opt Options) (*Message, error) {
 	m.Subject, _ = maskDigits(m.Subject, false)
 	return m, nil
 }
+
+// readerPool holds the 8 KB buffered readers Parse reads messages with:
+// the buffer is only read through (every line and part is copied out of
+// it), so one can serve message after message.
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 8<<10) }}
 
 // limitedReader fails once more than n bytes were read and remembers it.
 type limitedReader struct {
@@ -290,7 +301,7 @@ func headerFacts(m *Message, h textproto.Header) {
 	m.Subject = decodeHeader(h.Get("Subject"))
 	m.SubjectRefs = Refs(m.Subject)
 	if d := h.Get("Date"); d != "" {
-		if t, err := netmail.ParseDate(d); err == nil {
+		if t, err := parseMailDate(d); err == nil {
 			m.Date = t
 		} else if t, ok := parseLooseDate(d); ok {
 			m.Date = t
@@ -300,6 +311,22 @@ func headerFacts(m *Message, h textproto.Header) {
 	}
 	m.Loop = strings.TrimSpace(h.Get(LoopHeader))
 	m.AuthResults = authResults(h, &m.Problems)
+}
+
+// rfc5322Date is the layout nearly every mail client writes the Date in.
+const rfc5322Date = "Mon, 2 Jan 2006 15:04:05 -0700"
+
+// parseMailDate is net/mail.ParseDate, which tries twelve layouts without
+// a day of the week (each failing with an error made for nothing) before
+// this one. A date exactly in it, with nothing around it, is what
+// ParseDate returns from its thirteenth layout.
+func parseMailDate(d string) (time.Time, error) {
+	if len(d) > 0 && d[0] != ' ' && d[0] != '\t' && d[len(d)-1] != ' ' && !strings.ContainsAny(d, "\r\n") {
+		if t, err := time.Parse(rfc5322Date, d); err == nil {
+			return t, nil
+		}
+	}
+	return netmail.ParseDate(d)
 }
 
 var looseDateLayouts = []string{

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/runes"
 	"golang.org/x/text/transform"
@@ -71,7 +72,7 @@ func Normalize(field, value string, opt Options) (string, string) {
 // cleanValue trims a value, collapses runs of white space and drops
 // Markdown bold markers around it.
 func cleanValue(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = collapseSpace(s)
 	s = strings.TrimSpace(strings.Trim(s, "*_"))
 	if strings.HasPrefix(s, "\"") && strings.HasSuffix(s, "\"") && len(s) >= 2 {
 		s = strings.TrimSpace(s[1 : len(s)-1])
@@ -80,7 +81,14 @@ func cleanValue(s string) string {
 }
 
 func isPlaceholder(s string) bool {
-	switch strings.ToLower(strings.Trim(s, " .!?")) {
+	t := strings.Trim(s, " .!?")
+	if len(t) > 32 {
+		// Longer than any placeholder even written with the few
+		// letters whose lower case is shorter ("K" as the Kelvin sign):
+		// no need to lower a whole paragraph of notes.
+		return false
+	}
+	switch strings.ToLower(t) {
 	case "", "n/a", "na", "n.a", "none", "unknown", "unk", "tbd", "-", "--", "---", "?", "not applicable", "not provided", "nil", "null":
 		return true
 	}
@@ -329,4 +337,43 @@ func atoi(s string) int {
 		return -1
 	}
 	return n
+}
+
+// asciiSpace marks the ASCII bytes unicode.IsSpace reports as space.
+var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
+
+// collapseSpace is strings.Join(strings.Fields(s), " "): s trimmed, with
+// every run of white space made one space. Most values are that already;
+// they are returned as they are, without allocating.
+func collapseSpace(s string) string {
+	prevSpace := true // at the start, a space would be leading
+	i := 0
+	for i < len(s) {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if asciiSpace[c] {
+				if c != ' ' || prevSpace {
+					break
+				}
+				prevSpace = true
+			} else {
+				prevSpace = false
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if unicode.IsSpace(r) {
+			break
+		}
+		prevSpace = false
+		i += size
+	}
+	switch {
+	case i < len(s):
+		return strings.Join(strings.Fields(s), " ")
+	case prevSpace && len(s) > 0:
+		return s[:len(s)-1] // one trailing space
+	}
+	return s
 }

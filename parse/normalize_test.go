@@ -146,3 +146,37 @@ func TestMaskText(t *testing.T) {
 		t.Errorf("maskText =\n%s\nwant\n%s", got, want)
 	}
 }
+
+func FuzzCollapseSpace(f *testing.F) {
+	for _, s := range []string{"", " ", "a", "a b", " a", "a ", "a  b", "a\tb", "a\u00a0b", "\u2003x", "x\u0085", "é b", "\xff \xfe", "a b c "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := collapseSpace(s), strings.Join(strings.Fields(s), " "); got != want {
+			t.Errorf("collapseSpace(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
+
+func FuzzPlaceholderAndAttribution(f *testing.F) {
+	for _, s := range []string{"N/A", "unknown", "UN\u212a", "not applİcable", "On Monday", "LE 3", "el  x", "o", "\u212aon "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		switch strings.ToLower(strings.Trim(s, " .!?")) {
+		case "", "n/a", "na", "n.a", "none", "unknown", "unk", "tbd", "-", "--", "---", "?", "not applicable", "not provided", "nil", "null":
+			if !isPlaceholder(s) {
+				t.Errorf("isPlaceholder(%q) = false", s)
+			}
+		default:
+			if isPlaceholder(s) {
+				t.Errorf("isPlaceholder(%q) = true", s)
+			}
+		}
+		l := strings.ToLower(s)
+		want := strings.HasPrefix(l, "on ") || strings.HasPrefix(l, "le ") || strings.HasPrefix(l, "am ") || strings.HasPrefix(l, "el ")
+		if got := startsAttribution(s); got != want {
+			t.Errorf("startsAttribution(%q) = %v, want %v", s, got, want)
+		}
+	})
+}

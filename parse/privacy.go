@@ -2,6 +2,7 @@ package parse
 
 import (
 	"strings"
+	"sync"
 )
 
 // refdesk never collects SSNs or bank and card account numbers (SPEC §4): a
@@ -66,6 +67,16 @@ func sensitiveLabel(label string) sensitive {
 	return notSensitive
 }
 
+// fieldSensitivity is sensitiveLabel of every canonical field name, worked
+// out once: maskValue is asked about them for every value.
+var fieldSensitivity = sync.OnceValue(func() map[string]sensitive {
+	m := make(map[string]sensitive, len(Fields))
+	for _, f := range Fields {
+		m[f.Name] = sensitiveLabel(f.Name)
+	}
+	return m
+})
+
 // maskValue masks one value. field is a canonical field name or a label as
 // written; a sensitive label masks the whole value, anything else has its
 // SSN-like and account-like digit runs replaced.
@@ -73,7 +84,11 @@ func maskValue(field, v string) (string, string) {
 	if v == "" || v == removed {
 		return v, ""
 	}
-	if k := sensitiveLabel(field); k != notSensitive {
+	k, canonical := fieldSensitivity()[field]
+	if !canonical {
+		k = sensitiveLabel(field)
+	}
+	if k != notSensitive {
 		if isPlaceholder(v) {
 			return "", ""
 		}
@@ -90,22 +105,52 @@ func maskValue(field, v string) (string, string) {
 }
 
 // maskText masks a whole text: the value of every line under a sensitive
-// label, and every SSN-like or account-like digit run.
+// label, and every SSN-like or account-like digit run. A text with nothing
+// to mask is returned as it is.
 func maskText(text string) string {
-	if text == "" {
+	var b strings.Builder
+	changed := false
+	for start := 0; start < len(text); {
+		end := strings.IndexByte(text[start:], '\n')
+		if end < 0 {
+			end = len(text)
+		} else {
+			end += start
+		}
+		line := text[start:end]
+		masked := line
+		if hasDigit(line) { // else no number to hide
+			if ll, ok := splitLabelLine(line); ok && ll.value != "" && sensitiveLabel(ll.label) != notSensitive {
+				masked = line[:ll.valueAt] + removed
+			}
+			masked, _ = maskDigits(masked, false)
+		}
+		if masked != line && !changed {
+			changed = true
+			b.Grow(len(text))
+			b.WriteString(text[:start])
+		}
+		if changed {
+			b.WriteString(masked)
+			if end < len(text) {
+				b.WriteByte('\n')
+			}
+		}
+		start = end + 1
+	}
+	if !changed {
 		return text
 	}
-	lines := strings.Split(text, "\n")
-	for i, line := range lines {
-		if !strings.ContainsAny(line, "0123456789") {
-			continue // no number to hide
+	return b.String()
+}
+
+func hasDigit(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if isDigit(s[i]) {
+			return true
 		}
-		if ll, ok := splitLabelLine(line); ok && ll.value != "" && sensitiveLabel(ll.label) != notSensitive {
-			line = line[:ll.valueAt] + removed
-		}
-		lines[i], _ = maskDigits(line, false)
 	}
-	return strings.Join(lines, "\n")
+	return false
 }
 
 // maskDigits replaces digit runs that look like an SSN (123-45-6789,
@@ -125,9 +170,11 @@ func maskDigits(s string, zip9 bool) (string, sensitive) {
 			i++
 			continue
 		}
-		// Collect the run: digit groups separated by one space or dash.
+		// Collect the run: digit groups separated by one space or dash
+		// (at most twelve: no allocation).
 		type group struct{ start, end int }
-		var groups []group
+		var groupBuf [12]group
+		groups := groupBuf[:0]
 		j := i
 		for {
 			k := j
@@ -146,7 +193,8 @@ func maskDigits(s string, zip9 bool) (string, sensitive) {
 		if j < len(s) && isWordByte(s[j]) {
 			n-- // the last group is glued to a word
 		}
-		lens := make([]int, n)
+		var lensBuf [12]int
+		lens := lensBuf[:n]
 		for g := 0; g < n; g++ {
 			lens[g] = groups[g].end - groups[g].start
 		}

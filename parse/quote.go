@@ -145,9 +145,18 @@ func isHeaderLike(line string) bool {
 	return false
 }
 
+// startsAttribution tells whether a line starts like an attribution: "On
+// ", "Le ", "Am " or "El " in any case. (Only ASCII letters lower to
+// these, so the bytes are compared as they are.)
 func startsAttribution(line string) bool {
-	l := strings.ToLower(line)
-	return strings.HasPrefix(l, "on ") || strings.HasPrefix(l, "le ") || strings.HasPrefix(l, "am ") || strings.HasPrefix(l, "el ")
+	if len(line) < 3 || line[2] != ' ' {
+		return false
+	}
+	switch string([]byte{line[0] | 0x20, line[1] | 0x20}) {
+	case "on", "le", "am", "el":
+		return true
+	}
+	return false
 }
 
 func nextIsQuote(lines []string) bool {

@@ -34,8 +34,11 @@ func (t *Tx) InsertAttachment(a *Attachment) error {
 	a.SHA256 = hex.EncodeToString(sum[:])
 	a.Size = int64(len(a.Data))
 	a.CreatedAt = t.Now()
-	err := t.q("attachment_insert").GetContext(t.ctx, &a.ID, a.MessageID, a.ReferralID, a.Filename, a.ContentType,
+	res, err := t.q("attachment_insert").ExecContext(t.wctx, a.MessageID, a.ReferralID, a.Filename, a.ContentType,
 		a.Size, a.SHA256, a.Candidates, a.Problem, a.Data, a.CreatedAt)
+	if err == nil {
+		a.ID, err = res.LastInsertId()
+	}
 	if err != nil {
 		return fmt.Errorf("store: insert attachment of M-%d: %w", a.MessageID, err)
 	}

@@ -9,7 +9,9 @@
 // send in one transaction (Store.Intake), so that a crash never leaves a
 // record without its reply or a reply without its record. The outbox rows are
 // claimed with a lease, so two processes on one database never send the same
-// row at once.
+// row at once. Intake's lookups also come for a whole chunk of messages at
+// once (batch.go), and WAL checkpoints run on a goroutine of their own
+// beside the writer.
 //
 // store never imports ingest or notify, never logs personal data, and only
 // runs SQL with bound parameters. The SQLite file and its WAL are created 0600.

@@ -43,6 +43,10 @@ func (s *Store) SeenUIDs(ctx context.Context, mailbox string, uidvalidity uint32
 // SetMoved records the folder messages were moved to after their commit, in
 // one statement per 500 messages (each is its own small transaction).
 func (s *Store) SetMoved(ctx context.Context, folder string, ids []int64) error {
+	// Short statements that are never worth interrupting; with a context
+	// that can be cancelled the driver would run each on a goroutine of
+	// its own.
+	ctx = context.WithoutCancel(ctx)
 	for len(ids) > 0 {
 		chunk := ids[:min(len(ids), 500)]
 		ids = ids[len(chunk):]

@@ -93,7 +93,7 @@ func (s *Store) InTxRead(ctx context.Context, fn func(*Tx) error) error {
 		return fmt.Errorf("store: begin: %w", err)
 	}
 	defer tx.Rollback()
-	return fn(&Tx{s: s, tx: tx, ctx: ctx})
+	return fn(&Tx{s: s, tx: tx, ctx: ctx, wctx: context.WithoutCancel(ctx)})
 }
 
 // Events returns a referral's history, oldest first.

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -29,7 +31,10 @@ func init() {
 		// would otherwise be read back with a system call per page.
 		// secure_delete: what an update replaces or a purge deletes is
 		// overwritten, not left in free space in the file.
-		_, err := c.Exec("PRAGMA cache_size = -16384; PRAGMA mmap_size = 268435456; PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON", nil)
+		// wal_autocheckpoint: the Store's checkpointer copies the WAL
+		// into the database beside the writers (see checkpointer); a
+		// writer does it itself only if the WAL grows past 32 MB.
+		_, err := c.Exec("PRAGMA cache_size = -16384; PRAGMA mmap_size = 268435456; PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON; PRAGMA wal_autocheckpoint = 8192", nil)
 		return err
 	}})
 }
@@ -56,6 +61,11 @@ type Store struct {
 	stmts map[string]*sqlx.Stmt
 	// Now is the clock; tests replace it.
 	Now func() time.Time
+
+	ckpt      chan struct{} // a write committed: time to checkpoint
+	ckptDone  chan struct{}
+	closeOnce sync.Once
+	commits   atomic.Int64 // commits so far (see checkpointer)
 }
 
 // Options tune how the database is opened.
@@ -106,7 +116,62 @@ func OpenWith(ctx context.Context, path string, opt Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	s.ckpt, s.ckptDone = make(chan struct{}, 1), make(chan struct{})
+	go s.checkpointer()
 	return s, nil
+}
+
+// checkpointer copies committed pages from the WAL into the database file,
+// on a connection of its own. Left to SQLite, the commit that takes the WAL
+// past its threshold does it (and waits for its file syncs) while holding
+// the write lock; here a PASSIVE checkpoint runs beside the next write
+// transaction instead, which it never blocks. It runs after every
+// ckptEvery commits, or a second after the last one: pages that every
+// commit writes again (the last leaves of the indexes) are copied once for
+// several commits.
+func (s *Store) checkpointer() {
+	defer close(s.ckptDone)
+	idle := time.NewTimer(time.Hour)
+	idle.Stop()
+	done := int64(0) // commits checkpointed
+	checkpoint := func() {
+		done = s.commits.Load()
+		// An error (another checkpoint running, the database busy) only
+		// leaves the pages for the next round.
+		s.db.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+	}
+	for {
+		select {
+		case _, ok := <-s.ckpt:
+			if !ok {
+				idle.Stop()
+				return
+			}
+			if s.commits.Load()-done >= ckptEvery {
+				idle.Stop()
+				checkpoint()
+				continue
+			}
+			idle.Reset(time.Second)
+		case <-idle.C:
+			if s.commits.Load() > done {
+				checkpoint()
+			}
+		}
+	}
+}
+
+// ckptEvery is how many commits the checkpointer lets gather (for intake,
+// a thousand messages).
+const ckptEvery = 5
+
+// committed counts a commit and wakes the checkpointer.
+func (s *Store) committed() {
+	s.commits.Add(1)
+	select {
+	case s.ckpt <- struct{}{}:
+	default:
+	}
 }
 
 // createPrivate creates the database file with mode 0600 if it does not
@@ -121,6 +186,12 @@ func createPrivate(path string) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if s.ckpt != nil {
+			close(s.ckpt)
+			<-s.ckptDone
+		}
+	})
 	for _, st := range s.stmts {
 		st.Close()
 	}

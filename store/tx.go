@@ -13,9 +13,15 @@ import (
 // Tx is one write transaction. Intake uses it to write a batch of messages
 // with their referrals, events and replies atomically (transactional outbox).
 type Tx struct {
-	s     *Store
-	tx    *sqlx.Tx
-	ctx   context.Context
+	s   *Store
+	tx  *sqlx.Tx
+	ctx context.Context
+	// wctx is ctx without its cancellation, for the short writes: the
+	// driver runs a statement whose context can be cancelled on a
+	// goroutine of its own, which costs more than the insert itself. A
+	// cancelled ctx still ends the transaction (database/sql rolls it
+	// back), so the next statement fails and nothing is kept.
+	wctx  context.Context
 	stmts map[string]*sqlx.Stmt // the store's statements bound to this transaction
 }
 
@@ -25,13 +31,14 @@ func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	if err := fn(&Tx{s: s, tx: tx, ctx: ctx}); err != nil {
+	if err := fn(&Tx{s: s, tx: tx, ctx: ctx, wctx: context.WithoutCancel(ctx)}); err != nil {
 		tx.Rollback()
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
+	s.committed()
 	return nil
 }
 
@@ -54,8 +61,11 @@ func (t *Tx) q(name string) *sqlx.Stmt {
 
 // InsertMessage stores an inbound message and sets m.ID.
 func (t *Tx) InsertMessage(m *Message) error {
-	err := t.q("message_insert").GetContext(t.ctx, &m.ID, m.Mailbox, m.UIDValidity, m.UID, m.SHA256, m.MessageID,
+	res, err := t.q("message_insert").ExecContext(t.wctx, m.Mailbox, m.UIDValidity, m.UID, m.SHA256, m.MessageID,
 		m.FromAddr, m.Subject, m.Size, m.Raw, m.ReceivedAt.UTC(), m.ProcessedAt.UTC(), m.Disposition, m.Reason, m.PartnerID)
+	if err == nil {
+		m.ID, err = res.LastInsertId()
+	}
 	if err != nil {
 		return fmt.Errorf("store: insert message uid %d: %w", m.UID, err)
 	}
@@ -90,10 +100,13 @@ func (t *Tx) MessageBySHA(sum string) (*Message, error) {
 func (t *Tx) InsertReferral(r *Referral) error {
 	now := t.Now()
 	r.CreatedAt, r.UpdatedAt = now, now
-	err := t.q("referral_insert").GetContext(t.ctx, &r.ID, r.PartnerID, r.MessageID, r.Source, r.Decision, r.Status,
+	res, err := t.q("referral_insert").ExecContext(t.wctx, r.PartnerID, r.MessageID, r.Source, r.Decision, r.Status,
 		r.RuleID, r.ServiceID, r.Reason, r.Missing, r.ClientName, r.NameKey, r.ClientPhone, r.ClientEmail,
 		r.DateOfBirth, r.PartnerCaseID, r.ShareOutcomes, r.ReferrerAddr, r.Fields, r.Extra, r.Notes,
 		r.ReceivedAt.UTC(), now, now)
+	if err == nil {
+		r.ID, err = res.LastInsertId()
+	}
 	if err != nil {
 		return fmt.Errorf("store: insert referral: %w", err)
 	}
@@ -103,7 +116,7 @@ func (t *Tx) InsertReferral(r *Referral) error {
 // UpdateReferral writes every mutable column of r.
 func (t *Tx) UpdateReferral(r *Referral) error {
 	r.UpdatedAt = t.Now()
-	_, err := t.q("referral_update").ExecContext(t.ctx, r.Decision, r.Status, r.RuleID, r.ServiceID, r.Reason,
+	_, err := t.q("referral_update").ExecContext(t.wctx, r.Decision, r.Status, r.RuleID, r.ServiceID, r.Reason,
 		r.Missing, r.ClientName, r.NameKey, r.ClientPhone, r.ClientEmail, r.DateOfBirth, r.PartnerCaseID,
 		r.ShareOutcomes, r.Fields, r.Extra, r.Notes, r.UpdatedAt, utcPtr(r.FirstContactAt), utcPtr(r.ClosedAt), r.ID)
 	if err != nil {
@@ -191,8 +204,11 @@ func (t *Tx) AddEvent(e *Event) error {
 	if e.At.IsZero() {
 		e.At = t.Now()
 	}
-	err := t.q("event_insert").GetContext(t.ctx, &e.ID, e.ReferralID, e.At.UTC(), e.By, e.Kind, e.FromStatus,
+	res, err := t.q("event_insert").ExecContext(t.wctx, e.ReferralID, e.At.UTC(), e.By, e.Kind, e.FromStatus,
 		e.ToStatus, e.Note, e.Forced, e.MessageID)
+	if err == nil {
+		e.ID, err = res.LastInsertId()
+	}
 	if err != nil {
 		return fmt.Errorf("store: add event to %s: %w", FormatRef(e.ReferralID), err)
 	}
@@ -224,9 +240,12 @@ func (t *Tx) Enqueue(o *OutMsg) (bool, error) {
 			return false, nil
 		}
 	}
-	err := t.q("outbox_insert").GetContext(t.ctx, &o.ID, o.Kind, o.MessageID, o.DedupeKey, o.InboundID, o.ReferralID,
+	res, err := t.q("outbox_insert").ExecContext(t.wctx, o.Kind, o.MessageID, o.DedupeKey, o.InboundID, o.ReferralID,
 		o.PartnerID, o.To, o.InReplyTo, o.References, o.Subject, string(o.Data), o.Status, o.NextAttemptAt.UTC(),
 		o.LastError, now)
+	if err == nil {
+		o.ID, err = res.LastInsertId()
+	}
 	if err != nil {
 		return false, fmt.Errorf("store: enqueue %s: %w", o.Kind, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -152,13 +153,46 @@ func (o *OutMsg) Ref() string { return "O-" + strconv.FormatInt(o.ID, 10) }
 // Map is a string map stored as a JSON object.
 type Map map[string]string
 
-// Value implements driver.Valuer.
+// Value implements driver.Valuer. The JSON is encoding/json's (keys in
+// order), written without reflection: every stored referral has three of
+// these.
 func (m Map) Value() (driver.Value, error) {
 	if m == nil {
 		return "{}", nil
 	}
-	b, err := json.Marshal(map[string]string(m))
-	return string(b), err
+	keys := make([]string, 0, len(m))
+	n := 2
+	for k, v := range m {
+		keys = append(keys, k)
+		n += len(k) + len(v) + 6
+	}
+	slices.Sort(keys)
+	b := make([]byte, 0, n)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = appendJSONString(b, m[k])
+	}
+	return string(append(b, '}')), nil
+}
+
+// appendJSONString appends s as encoding/json writes it: as it is between
+// quotes when every byte is printable ASCII that needs no escape (as
+// almost all of intake's values are), else by encoding/json itself.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // Scan implements sql.Scanner.
@@ -167,13 +201,24 @@ func (m *Map) Scan(src any) error { return scanJSON(src, m) }
 // List is a string list stored as a JSON array.
 type List []string
 
-// Value implements driver.Valuer.
+// Value implements driver.Valuer (encoding/json's JSON, as Map's).
 func (l List) Value() (driver.Value, error) {
 	if l == nil {
 		return "[]", nil
 	}
-	b, err := json.Marshal([]string(l))
-	return string(b), err
+	n := 2
+	for _, v := range l {
+		n += len(v) + 3
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '[')
+	for i, v := range l {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, v)
+	}
+	return string(append(b, ']')), nil
 }
 
 // Scan implements sql.Scanner.
