@@ -32,16 +32,27 @@ func (w *walker) decodeTransfer(enc string, b []byte) []byte {
 
 // decodeQP decodes quoted-printable (RFC 2045 §6.7) without ever failing.
 func decodeQP(b []byte) []byte {
-	out := make([]byte, 0, len(b))
+	out, _ := qpDecode(make([]byte, 0, len(b)), b, true)
+	return out
+}
+
+// qpDecode appends what b decodes to to dst, as decodeQP does, and says how
+// much of b it used. Unless b is the end of the input (eof), it stops
+// before an "=" whose meaning depends on bytes not there yet; the caller
+// passes those again with what follows.
+func qpDecode(dst, b []byte, eof bool) ([]byte, int) {
 	for i := 0; i < len(b); i++ {
 		c := b[i]
 		if c != '=' {
-			out = append(out, c)
+			dst = append(dst, c)
 			continue
 		}
 		j := i + 1
 		for j < len(b) && (b[j] == ' ' || b[j] == '\t') {
 			j++
+		}
+		if !eof && (j == len(b) || b[j] == '\r' && j+1 == len(b) || j == i+1 && b[j] != '\n' && i+2 == len(b)) {
+			return dst, i
 		}
 		switch {
 		case j < len(b) && b[j] == '\n':
@@ -51,13 +62,13 @@ func decodeQP(b []byte) []byte {
 		case j == len(b):
 			i = j
 		case i+2 < len(b) && isHex(b[i+1]) && isHex(b[i+2]):
-			out = append(out, unhex(b[i+1])<<4|unhex(b[i+2]))
+			dst = append(dst, unhex(b[i+1])<<4|unhex(b[i+2]))
 			i += 2
 		default:
-			out = append(out, '=')
+			dst = append(dst, '=')
 		}
 	}
-	return out
+	return dst, len(b)
 }
 
 func isHex(c byte) bool {
@@ -77,28 +88,113 @@ func unhex(c byte) byte {
 // decodeBase64 decodes base64 (RFC 2045 §6.8) skipping characters outside
 // the alphabet; padding may appear between concatenated chunks.
 func decodeBase64(b []byte) []byte {
-	var out, seg []byte
-	flush := func() {
-		if len(seg)%4 == 1 {
-			seg = seg[:len(seg)-1]
-		}
-		if len(seg) > 0 {
-			buf := make([]byte, base64.RawStdEncoding.DecodedLen(len(seg)))
-			n, _ := base64.RawStdEncoding.Decode(buf, seg)
-			out = append(out, buf[:n]...)
-		}
-		seg = seg[:0]
+	var d b64Decoder
+	return d.flush(d.decode(make([]byte, 0, len(b)/4*3+3), b))
+}
+
+// A transferDecoder undoes a Content-Transfer-Encoding as the bytes come:
+// decode appends what src decodes to (after what came before) to dst, and
+// flush what is left at the end. Neither ever fails. What src decodes to
+// is never longer than src.
+type transferDecoder interface {
+	decode(dst, src []byte) []byte
+	flush(dst []byte) []byte
+}
+
+// newTransferDecoder returns the decoder of enc, as decodeTransfer decodes.
+func (w *walker) newTransferDecoder(enc string) transferDecoder {
+	switch enc {
+	case "quoted-printable":
+		return &qpDecoder{}
+	case "base64":
+		return &b64Decoder{}
+	case "", "7bit", "8bit", "binary", "7-bit", "8-bit":
+		return identityDecoder{}
 	}
-	for _, c := range b {
+	w.problem("unknown Content-Transfer-Encoding %q; read as is", prefixOf(enc, 40))
+	return identityDecoder{}
+}
+
+type identityDecoder struct{}
+
+func (identityDecoder) decode(dst, src []byte) []byte { return append(dst, src...) }
+func (identityDecoder) flush(dst []byte) []byte       { return dst }
+
+// qpDecoder is decodeQP as the bytes come: an "=" at the end of one piece
+// waits for the next.
+type qpDecoder struct{ carry []byte }
+
+func (d *qpDecoder) decode(dst, src []byte) []byte {
+	b := src
+	if len(d.carry) > 0 {
+		d.carry = append(d.carry, src...)
+		b = d.carry
+	}
+	dst, n := qpDecode(dst, b, false)
+	d.carry = append(d.carry[:0], b[n:]...)
+	return dst
+}
+
+func (d *qpDecoder) flush(dst []byte) []byte {
+	dst, _ = qpDecode(dst, d.carry, true)
+	d.carry = d.carry[:0]
+	return dst
+}
+
+// b64Decoder is decodeBase64 as the bytes come: characters outside the
+// alphabet are skipped, "=" ends a run (RawStdEncoding's reading of a run
+// whose length leaves 1 over drops that character), every four characters
+// of a run are three bytes.
+type b64Decoder struct {
+	q [4]byte // the run's characters not yet decoded, as values
+	n int
+}
+
+// b64Value maps a byte to its base64 value; b64Skip outside the alphabet,
+// b64Pad for "=".
+var b64Value = func() (t [256]byte) {
+	for i := range t {
+		t[i] = b64Skip
+	}
+	for i, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/" {
+		t[c] = byte(i)
+	}
+	t['='] = b64Pad
+	return t
+}()
+
+const (
+	b64Skip = 0xff
+	b64Pad  = 0xfe
+)
+
+func (d *b64Decoder) decode(dst, src []byte) []byte {
+	for _, c := range src {
+		v := b64Value[c]
 		switch {
-		case c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/':
-			seg = append(seg, c)
-		case c == '=':
-			flush()
+		case v < 64:
+			d.q[d.n] = v
+			d.n++
+			if d.n == 4 {
+				dst = append(dst, d.q[0]<<2|d.q[1]>>4, d.q[1]<<4|d.q[2]>>2, d.q[2]<<6|d.q[3])
+				d.n = 0
+			}
+		case v == b64Pad:
+			dst = d.flush(dst)
 		}
 	}
-	flush()
-	return out
+	return dst
+}
+
+func (d *b64Decoder) flush(dst []byte) []byte {
+	switch d.n {
+	case 2:
+		dst = append(dst, d.q[0]<<2|d.q[1]>>4)
+	case 3:
+		dst = append(dst, d.q[0]<<2|d.q[1]>>4, d.q[1]<<4|d.q[2]>>2)
+	}
+	d.n = 0
+	return dst
 }
 
 // decodeCharset converts text to UTF-8. An unknown charset is a Problem;
