@@ -807,7 +807,7 @@ func TestLoadResolvesPathsNextToTheFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "refdesk.toml")
-	text := minimal + "\n[database]\npath = \"data/refdesk.db\"\n\n[templates]\ndir = \"my-templates\"\n"
+	text := minimal + "\n[database]\npath = \"data/refdesk.db\"\n\n[templates]\ndir = \"my-templates\"\n\n[intake]\nspool_dir = \"spool\"\n"
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -821,6 +821,9 @@ func TestLoadResolvesPathsNextToTheFile(t *testing.T) {
 	}
 	if want := filepath.Join(dir, "my-templates"); c.Templates.Dir != want {
 		t.Errorf("templates.dir = %q, want %q", c.Templates.Dir, want)
+	}
+	if want := filepath.Join(dir, "spool"); c.Intake.SpoolDir != want {
+		t.Errorf("intake.spool_dir = %q, want %q", c.Intake.SpoolDir, want)
 	}
 	if c.Path != path {
 		t.Errorf("Path = %q, want %q", c.Path, path)

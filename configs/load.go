@@ -45,7 +45,8 @@ func Load(path string) (*Config, error) {
 // Config is returned with the error, so `refdesk check` can say everything.
 func Parse(name string, data []byte) (*Config, error) { return parseIn(name, data, "") }
 
-// parseIn is Parse with relative paths (database.path, templates.dir) taken
+// parseIn is Parse with relative paths (database.path, templates.dir,
+// intake.spool_dir) taken
 // relative to dir, before validation looks at them.
 func parseIn(name string, data []byte, dir string) (*Config, error) {
 	c := &Config{Path: name, lines: keyLines(data)}
@@ -62,6 +63,9 @@ func parseIn(name string, data []byte, dir string) (*Config, error) {
 		}
 		if c.Templates.Dir != "" && !filepath.IsAbs(c.Templates.Dir) {
 			c.Templates.Dir = filepath.Join(dir, c.Templates.Dir)
+		}
+		if c.Intake.SpoolDir != "" && !filepath.IsAbs(c.Intake.SpoolDir) {
+			c.Intake.SpoolDir = filepath.Join(dir, c.Intake.SpoolDir)
 		}
 	}
 	return c, c.Validate()

@@ -121,6 +121,10 @@ type Intake struct {
 	// VerifyDKIM makes refdesk verify DKIM signatures itself (RFC 6376),
 	// beside the trusted Authentication-Results.
 	VerifyDKIM bool `toml:"verify_dkim"`
+	// SpoolDir is where a message above 1 MB and its attachments wait, in
+	// files (0600, in a 0700 directory, unlinked as they are made), while
+	// it is taken in; "" means database.path + ".spool".
+	SpoolDir string `toml:"spool_dir"`
 }
 
 // FieldsConf extends the label table: [fields.aliases] client_name = ["..."].

@@ -1,9 +1,9 @@
 package ingest
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"time"
 
@@ -14,7 +14,7 @@ import (
 // defaultParseTimeout applies when the config gives none.
 const defaultParseTimeout = 10 * time.Second
 
-// safeParse parses raw within timeout (config intake.parse_timeout). Parse
+// safeParse parses the message r reads within timeout (config intake.parse_timeout). Parse
 // itself checks the deadline between parts, rows and pages and stops with a
 // *parse.LimitError; should a library call inside it not come back, the
 // message is given up here a second after the deadline, so intake never
@@ -22,7 +22,7 @@ const defaultParseTimeout = 10 * time.Second
 // by the size limits, and its result channel is buffered). A panic (a parser
 // bug) becomes an error, so one bad message is quarantined instead of
 // stopping intake.
-func safeParse(raw []byte, opt parse.Options, timeout time.Duration) (*parse.Message, error) {
+func safeParse(r io.Reader, opt parse.Options, timeout time.Duration) (*parse.Message, error) {
 	if timeout <= 0 {
 		timeout = defaultParseTimeout
 	}
@@ -38,7 +38,7 @@ func safeParse(raw []byte, opt parse.Options, timeout time.Duration) (*parse.Mes
 				done <- result{err: fmt.Errorf("parser failure: %v", r)}
 			}
 		}()
-		msg, err := parse.Parse(bytes.NewReader(raw), opt)
+		msg, err := parse.Parse(r, opt)
 		done <- result{msg, err}
 	}()
 	t := time.NewTimer(timeout + time.Second)
@@ -61,14 +61,16 @@ func quarantineReason(err error) string {
 }
 
 // storeAttachments keeps msg's attachments with stored message m, in the
-// intake transaction. referral is the one referral the message made or
+// intake transaction, copying each from the sink parse wrote it to, a
+// chunk at a time. referral is the one referral the message made or
 // followed up, or nil for a batch (each of its referrals finds them through
 // the message).
 func storeAttachments(tx *store.Tx, m *store.Message, msg *parse.Message, referral *int64) error {
-	for _, a := range msg.Attachments {
+	for i := range msg.Attachments {
+		a := &msg.Attachments[i]
 		sa := &store.Attachment{MessageID: m.ID, ReferralID: referral, Filename: a.Filename, ContentType: a.ContentType,
-			Candidates: a.Candidates, Problem: a.Problem, Data: a.Data}
-		if err := tx.InsertAttachment(sa); err != nil {
+			Candidates: a.Candidates, Problem: a.Problem}
+		if err := tx.InsertAttachment(sa, attachmentData(a)); err != nil {
 			return err
 		}
 	}

@@ -1,7 +1,10 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -45,9 +48,11 @@ func TestAttachmentsStoredWithTheRecord(t *testing.T) {
 			t.Errorf("R-%d attachments: %+v", ref, atts)
 			continue
 		}
-		data, err := in.st.AttachmentData(ctx, atts[0].ID)
-		if err != nil || int64(len(data)) != atts[0].Size {
-			t.Errorf("R-%d data: %d bytes, %v", ref, len(data), err)
+		var data bytes.Buffer
+		n, err := in.st.WriteAttachment(ctx, atts[0].ID, &data)
+		sum := sha256.Sum256(data.Bytes())
+		if err != nil || n != atts[0].Size || int64(data.Len()) != n || hex.EncodeToString(sum[:]) != atts[0].SHA256 {
+			t.Errorf("R-%d data: %d bytes, %v", ref, data.Len(), err)
 		}
 	}
 	if n := in.count("SELECT count(*) FROM attachments WHERE referral_id IS NULL"); n != 1 {

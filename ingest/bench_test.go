@@ -3,6 +3,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -379,7 +380,7 @@ func BenchmarkParse(b *testing.B) {
 	raw := benchReferral(7)
 	opt := ParseOptions(benchConfig(b, &dovecottest.Server{Addr: "127.0.0.1:1", User: "u"}))
 	for b.Loop() {
-		if _, err := safeParse(raw, opt, time.Minute); err != nil {
+		if _, err := safeParse(bytes.NewReader(raw), opt, time.Minute); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,8 +1,8 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
+	"io"
 	"net"
 	"strings"
 	"time"
@@ -49,13 +49,14 @@ func systemLookupTXT(domain string) ([]string, error) {
 	return net.DefaultResolver.LookupTXT(ctx, domain)
 }
 
-// verifyDKIM verifies every DKIM signature of raw (at most maxSignatures).
-func (p *Processor) verifyDKIM(raw []byte) *DKIMReport {
+// verifyDKIM verifies every DKIM signature of the message r reads (at most
+// maxSignatures).
+func (p *Processor) verifyDKIM(r io.Reader) *DKIMReport {
 	lookup := p.lookupTXT
 	if lookup == nil {
 		lookup = systemLookupTXT
 	}
-	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(raw), &dkim.VerifyOptions{LookupTXT: lookup, MaxVerifications: maxSignatures})
+	verifs, err := dkim.VerifyWithOptions(r, &dkim.VerifyOptions{LookupTXT: lookup, MaxVerifications: maxSignatures})
 	rep := &DKIMReport{}
 	if err != nil && err != dkim.ErrTooManySignatures {
 		rep.Err = err

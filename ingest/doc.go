@@ -10,7 +10,11 @@
 // message is moved out of the inbox only after its transaction committed;
 // committed messages gather into moves of up to a thousand (mover.go).
 // Messages over max_message_size are decided from RFC822.SIZE and their
-// header alone.
+// header alone. A message over 1 MB is never held in memory whole
+// (spool.go): its literal goes into a spool file as it is fetched, parse
+// reads it from there and puts its attachments in another, and the
+// transaction copies both into the database a chunk at a time; spool files
+// are 0600 and unlinked as they are made.
 //
 // Triage (SPEC §5) lives here: Triager decides what each referral candidate
 // is from the config's partners, services and rules, asking the database only

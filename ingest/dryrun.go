@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"time"
 
 	"refdesk/store"
@@ -55,7 +56,7 @@ func (p *Processor) DryRun(raw []byte, now time.Time) (*DryRun, error) {
 		out.Disposition, out.Reason = store.DispQuarantined, "too large"
 		return out, nil
 	}
-	msg, err := safeParse(raw, p.opt, p.cfg.Intake.ParseTimeout.Duration)
+	msg, err := safeParse(bytes.NewReader(raw), p.opt, p.cfg.Intake.ParseTimeout.Duration)
 	if err != nil {
 		out.Disposition, out.Reason = store.DispQuarantined, quarantineReason(err)
 		return out, nil
@@ -66,7 +67,7 @@ func (p *Processor) DryRun(raw []byte, now time.Time) (*DryRun, error) {
 	}
 	var opt Options
 	if p.cfg.Intake.VerifyDKIM {
-		opt.DKIM = p.verifyDKIM(raw) // DNS lookups of the signers' keys
+		opt.DKIM = p.verifyDKIM(bytes.NewReader(raw)) // DNS lookups of the signers' keys
 	}
 	res, err := p.triager.Triage(msg, NoLookups{}, when, opt)
 	if err != nil {

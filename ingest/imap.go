@@ -59,6 +59,11 @@ var errRenew = errors.New("access token due for renewal")
 // Run keeps a session open until ctx ends, reconnecting with exponential
 // backoff and jitter when the connection drops.
 func (d *Daemon) Run(ctx context.Context) error {
+	if err := d.proc.CleanSpool(); err != nil {
+		// Messages above spoolAbove cannot be fetched until it works;
+		// they stay in the inbox.
+		d.log.Error("spool directory unusable", "err", err)
+	}
 	failures := 0
 	for ctx.Err() == nil {
 		started := time.Now()

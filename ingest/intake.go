@@ -2,44 +2,17 @@ package ingest
 
 import (
 	"bytes"
-	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/mail"
-	"regexp"
 	"slices"
 	"strings"
-	"time"
 
 	"refdesk/configs"
 	"refdesk/parse"
 	"refdesk/store"
 )
-
-// Inbound is one message as fetched from the mailbox.
-type Inbound struct {
-	Mailbox     string
-	UIDValidity uint32
-	UID         uint32
-	Raw         []byte // nil when the message was too large to fetch
-	Header      []byte // only the header, for a message too large to fetch
-	Size        int64  // RFC822.SIZE
-	Received    time.Time
-
-	prep *prepared // what Prepare worked out; nil until then
-}
-
-// prepared is the part of intake that needs no database: the hash, the
-// parse and the DKIM verification. Prepare runs it outside the transaction,
-// for many messages at once.
-type prepared struct {
-	sum  [32]byte
-	msg  *parse.Message
-	err  error // the parse error: the message is quarantined
-	dkim *DKIMReport
-}
 
 // Processed says what became of one message.
 type Processed struct {
@@ -60,6 +33,10 @@ type Processor struct {
 	opt       parse.Options
 	domain    string
 	lookupTXT LookupTXT // DKIM keys; nil: the system resolver
+	spool     *spool
+	// spoolAbove is the size above which a message is spooled, not
+	// held in memory (spoolAbove; tests lower it).
+	spoolAbove int64
 }
 
 // NewProcessor builds the intake pipeline for cfg.
@@ -73,8 +50,15 @@ func NewProcessor(cfg *configs.Config) *Processor {
 		triager: NewTriager(cfg),
 		opt:     ParseOptions(cfg),
 		domain:  domain,
+		spool:   &spool{dir: SpoolDir(cfg.Database.Path, cfg.Intake.SpoolDir)},
+
+		spoolAbove: spoolAbove,
 	}
 }
+
+// CleanSpool removes what a crash left in the spool directory (the daemon
+// does it as it starts).
+func (p *Processor) CleanSpool() error { return p.spool.clean() }
 
 // ParseOptions are the parser options a config implies.
 func ParseOptions(cfg *configs.Config) parse.Options {
@@ -85,21 +69,6 @@ func ParseOptions(cfg *configs.Config) parse.Options {
 
 // Triager returns the processor's triager (for the dry run).
 func (p *Processor) Triager() *Triager { return p.triager }
-
-// Prepare hashes, parses and (with verify_dkim) verifies a fetched message:
-// everything intake does that needs no database. It is safe to run on many
-// messages at once; Process does it itself for a message not prepared.
-func (p *Processor) Prepare(in *Inbound) {
-	if in.prep != nil || in.Raw == nil {
-		return
-	}
-	pr := &prepared{sum: sha256.Sum256(in.Raw)}
-	pr.msg, pr.err = safeParse(in.Raw, p.opt, p.cfg.Intake.ParseTimeout.Duration)
-	if pr.err == nil && p.cfg.Intake.VerifyDKIM {
-		pr.dkim = p.verifyDKIM(in.Raw)
-	}
-	in.prep = pr
-}
 
 // Process stores one inbound message with everything it leads to, inside
 // tx: the raw message, its referrals and events, and the reply to send.
@@ -142,28 +111,30 @@ func (p *Processor) process(c *chunk, in Inbound) (Processed, error) {
 	tx := c.tx
 	m := &store.Message{
 		Mailbox: in.Mailbox, UIDValidity: in.UIDValidity, UID: in.UID,
-		Size: in.Size, Raw: in.Raw, ReceivedAt: in.Received, ProcessedAt: tx.Now(),
+		Size: in.Size, ReceivedAt: in.Received, ProcessedAt: tx.Now(),
 	}
 	if m.ReceivedAt.IsZero() {
 		m.ReceivedAt = tx.Now()
 	}
-	if in.Raw == nil {
+	if !in.fetched() {
 		return p.tooLarge(c, m, in.Header)
 	}
 	p.Prepare(&in)
 	pr := in.prep
+	if pr.ioErr != nil {
+		return Processed{}, fmt.Errorf("intake of uid %d: %w", in.UID, pr.ioErr)
+	}
 	m.SHA256 = hexSum(pr.sum)
 	// The same bytes again (a UIDVALIDITY change, or the same delivery
 	// appended twice): it was processed already; never answer twice.
 	prior, err := c.MessageBySHA(m.SHA256)
 	if err == nil {
-		m.Raw = nil
 		m.Disposition = store.DispIgnored
 		if prior.Disposition == store.DispQuarantined {
 			m.Disposition = store.DispQuarantined
 		}
 		m.Reason = "copy of " + prior.Ref() + ", already processed"
-		return p.insertOnly(c, m)
+		return p.insertOnly(c, m, nil)
 	}
 	if !errors.Is(err, store.ErrNotFound) {
 		return Processed{}, err
@@ -171,7 +142,7 @@ func (p *Processor) process(c *chunk, in Inbound) (Processed, error) {
 	if pr.err != nil {
 		m.Disposition = store.DispQuarantined
 		m.Reason = quarantineReason(pr.err)
-		return p.insertOnly(c, m)
+		return p.insertOnly(c, m, &in)
 	}
 	msg := pr.msg
 	m.MessageID, m.FromAddr, m.Subject = msg.MessageID, msg.From.Addr, msg.Subject
@@ -183,52 +154,25 @@ func (p *Processor) process(c *chunk, in Inbound) (Processed, error) {
 	if out.Partner != nil {
 		m.PartnerID = out.Partner.ID
 	}
-	if err := c.InsertMessage(m); err != nil {
+	if err := p.insertMessage(c, m, &in); err != nil {
 		return Processed{}, err
 	}
 	return p.apply(c, m, msg, out)
 }
 
-// Release processes a held or quarantined message again on a coach's word,
-// with triage options that lift what held it.
-func (p *Processor) Release(ctx context.Context, st *store.Store, id int64, opt Options, by string) (Processed, error) {
-	var res Processed
-	err := st.InTx(ctx, func(tx *store.Tx) error {
-		m, err := st.Message(ctx, id)
-		if err != nil {
-			return err
-		}
-		if m.Raw == nil {
-			return fmt.Errorf("%s has no stored copy (%s); it cannot be processed again", m.Ref(), m.Reason)
-		}
-		if err := tx.Resolve(id, "released", by); err != nil {
-			return err
-		}
-		c := newChunk(tx)
-		msg, err := safeParse(m.Raw, p.opt, p.cfg.Intake.ParseTimeout.Duration)
-		if err != nil {
-			return fmt.Errorf("%s still cannot be parsed: %w", m.Ref(), err)
-		}
-		opt.SkipCap = true
-		out, err := p.triager.Triage(msg, c, m.ReceivedAt, opt)
-		if err != nil {
-			return err
-		}
-		if out.Disposition == store.DispHeld || out.Disposition == store.DispQuarantined {
-			return fmt.Errorf("%s would be %s again: %s", m.Ref(), out.Disposition, out.Reason)
-		}
-		partner := ""
-		if out.Partner != nil {
-			partner = out.Partner.ID
-		}
-		if err := tx.SetDisposition(id, out.Disposition, "released by "+by, partner); err != nil {
-			return err
-		}
-		m.Disposition, m.PartnerID = out.Disposition, partner
-		res, err = p.apply(c, m, msg, out)
+// insertMessage stores message m and, unless in is nil, its raw bytes.
+func (p *Processor) insertMessage(c *chunk, m *store.Message, in *Inbound) error {
+	if err := c.InsertMessage(m); err != nil {
 		return err
-	})
-	return res, err
+	}
+	switch {
+	case in == nil:
+		return nil
+	case in.spooled != nil:
+		_, err := c.tx.CopyRaw(m.ID, in.spooled.reader())
+		return err
+	}
+	return c.tx.PutRaw(m.ID, in.Raw)
 }
 
 // tooLarge records a message too large to fetch (SPEC §9: decided from
@@ -240,11 +184,11 @@ func (p *Processor) tooLarge(c *chunk, m *store.Message, header []byte) (Process
 	m.Disposition = store.DispQuarantined
 	m.Reason = fmt.Sprintf("too large: %d bytes (limit %d)", m.Size, int64(p.cfg.Intake.MaxMessageSize))
 	if len(header) == 0 {
-		return p.insertOnly(c, m)
+		return p.insertOnly(c, m, nil)
 	}
-	msg, err := safeParse(append(bytes.TrimRight(header, "\r\n"), "\r\n\r\n"...), p.opt, p.cfg.Intake.ParseTimeout.Duration)
+	msg, err := safeParse(bytes.NewReader(append(bytes.TrimRight(header, "\r\n"), "\r\n\r\n"...)), p.opt, p.cfg.Intake.ParseTimeout.Duration)
 	if err != nil {
-		return p.insertOnly(c, m)
+		return p.insertOnly(c, m, nil)
 	}
 	m.MessageID, m.FromAddr, m.Subject = msg.MessageID, msg.From.Addr, msg.Subject
 	out, err := p.triager.TooLarge(msg, c, m.ReceivedAt)
@@ -264,8 +208,10 @@ func (p *Processor) tooLarge(c *chunk, m *store.Message, header []byte) (Process
 	return p.apply(c, m, msg, out)
 }
 
-func (p *Processor) insertOnly(c *chunk, m *store.Message) (Processed, error) {
-	if err := c.InsertMessage(m); err != nil {
+// insertOnly stores message m (and, unless in is nil, its raw bytes) and
+// nothing more.
+func (p *Processor) insertOnly(c *chunk, m *store.Message, in *Inbound) (Processed, error) {
+	if err := p.insertMessage(c, m, in); err != nil {
 		return Processed{}, err
 	}
 	return Processed{ID: m.ID, Disposition: m.Disposition, Reason: m.Reason, Folder: p.folder(m.Disposition)}, nil
@@ -483,91 +429,4 @@ func eventNote(rr Result) string {
 		return rr.Reason
 	}
 	return ""
-}
-
-// replyItem is what a reply may say about a result (SPEC §6): reference,
-// partner case ID, client first name and last initial; never the full name,
-// phone, date of birth or notes.
-func replyItem(rr Result) store.ReplyItem {
-	f := rr.Candidate.Fields
-	item := store.ReplyItem{Decision: rr.Decision, CaseID: f["partner_case_id"], Client: Initials(f["client_name"]),
-		Reason: rr.Reason, Missing: rr.Missing}
-	item.Source = replySource(rr.Candidate.Source)
-	if rr.Decision == NeedsInfo {
-		item.Reason = ""
-	}
-	if s := rr.Service; s != nil {
-		item.Service = &store.ServiceInfo{ID: s.ID, Name: s.Name, Contact: s.Contact, Email: s.Email, About: s.About}
-	}
-	return item
-}
-
-// Initials gives "Dana W." for "Dana Whitfield" and "Dana" for "Dana";
-// "Whitfield, Dana" is read as last, first.
-func Initials(name string) string {
-	first, rest := nameParts(name)
-	if len(rest) == 0 {
-		return first
-	}
-	last := []rune(rest[len(rest)-1])
-	return first + " " + strings.ToUpper(string(last[0])) + "."
-}
-
-// nameParts splits a name into the first name and the rest; "Whitfield,
-// Dana" is read as last, first.
-func nameParts(name string) (string, []string) {
-	name = strings.TrimSpace(name)
-	if last, first, ok := strings.Cut(name, ","); ok {
-		name = strings.TrimSpace(first) + " " + strings.TrimSpace(last)
-	}
-	parts := strings.Fields(name)
-	if len(parts) == 0 {
-		return "", nil
-	}
-	return parts[0], parts[1:]
-}
-
-// references is the References of a reply: the parent's References plus its
-// Message-ID (RFC 5322 §3.6.4).
-func references(msg *parse.Message) string {
-	refs := append([]string(nil), msg.References...)
-	if len(refs) == 0 && len(msg.InReplyTo) > 0 {
-		refs = append(refs, msg.InReplyTo...)
-	}
-	if msg.MessageID != "" {
-		refs = append(refs, msg.MessageID)
-	}
-	if len(refs) > 20 { // keep the first and the latest, like most clients
-		refs = append(refs[:1], refs[len(refs)-19:]...)
-	}
-	return strings.Join(refs, " ")
-}
-
-var (
-	subjectPrefix = regexp.MustCompile(`(?i)^\s*((re|fw|fwd|aw|wg|sv|antw)\s*(\[\d+\])?\s*:\s*)+`)
-	subjectRef    = regexp.MustCompile(`\s*\[R-\d+\]`)
-	longDigits    = regexp.MustCompile(`\d[\d\s().-]{5,}\d`)
-)
-
-// ScrubSubject returns the subject to answer with: prefixes and old
-// references removed, and "Referral" instead when it names a client beyond
-// the first name, or carries a number or address that could be personal.
-func ScrubSubject(subject string, results []Result) string {
-	s := subjectRef.ReplaceAllString(subjectPrefix.ReplaceAllString(subject, ""), "")
-	s = strings.Join(strings.Fields(s), " ")
-	if s == "" || strings.Contains(s, "@") || longDigits.MatchString(s) || len(s) > 120 {
-		return "Referral"
-	}
-	words := strings.Fields(strings.ToLower(s))
-	for _, rr := range results {
-		_, rest := nameParts(strings.ToLower(rr.Candidate.Fields["client_name"]))
-		for _, part := range rest { // the first name may be written
-			for _, w := range words {
-				if strings.Trim(w, ".,;:!?()[]\"'") == part {
-					return "Referral"
-				}
-			}
-		}
-	}
-	return s
 }

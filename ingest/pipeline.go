@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"runtime"
@@ -35,6 +36,13 @@ type work struct {
 type fetched struct {
 	in   Inbound
 	done *Processed
+}
+
+// release gives back the spool files of the chunk's messages.
+func (w work) release() {
+	for i := range w.items {
+		w.items[i].in.release()
+	}
 }
 
 // drain takes in every message in the mailbox, in three stages that run
@@ -76,17 +84,21 @@ func (d *Daemon) drain(ctx context.Context, c *imapclient.Client, uidValidity ui
 	var failed error
 	for w := range chunks {
 		if failed != nil || pctx.Err() != nil {
+			w.release()
 			continue // let the producer finish; it stops at pctx
 		}
 		// This goroutine is the only writer: the folders of the chunks
 		// moved meanwhile are recorded here, between transactions,
 		// never waiting for the database's lock.
 		if err := d.markMoved(ctx, mv.takeMoved()); err != nil {
+			w.release()
 			failed = err
 			cancel()
 			continue
 		}
-		if err := d.commit(ctx, w.items); err != nil {
+		err := d.commit(ctx, w.items)
+		w.release() // the spool files: committed, or to be fetched again
+		if err != nil {
 			failed = err
 			cancel()
 			continue
@@ -172,6 +184,7 @@ func (d *Daemon) produce(ctx context.Context, c *imapclient.Client, uidValidity 
 			if chunkBytes+m.RFC822Size > fetchBytes && len(chunk) > 0 {
 				items, err := d.fetchBodies(c, chunk, uidValidity)
 				if err != nil {
+					w.release()
 					return err
 				}
 				w.items = append(w.items, items...)
@@ -185,6 +198,7 @@ func (d *Daemon) produce(ctx context.Context, c *imapclient.Client, uidValidity 
 		if len(big) > 0 {
 			items, err := d.fetchHeaders(c, big, uidValidity)
 			if err != nil {
+				w.release()
 				return err
 			}
 			w.items = append(w.items, items...)
@@ -192,6 +206,7 @@ func (d *Daemon) produce(ctx context.Context, c *imapclient.Client, uidValidity 
 		if len(chunk) > 0 {
 			items, err := d.fetchBodies(c, chunk, uidValidity)
 			if err != nil {
+				w.release()
 				return err
 			}
 			w.items = append(w.items, items...)
@@ -200,6 +215,7 @@ func (d *Daemon) produce(ctx context.Context, c *imapclient.Client, uidValidity 
 		select {
 		case out <- w:
 		case <-ctx.Done():
+			w.release()
 			return ctx.Err()
 		}
 	}
@@ -220,7 +236,7 @@ func (d *Daemon) fetchHeaders(c *imapclient.Client, big []*imapclient.FetchMessa
 		return nil, err
 	}
 	for i := range out {
-		out[i].in.Header, out[i].in.Raw = out[i].in.Raw, nil
+		out[i].in.Header, out[i].in.Raw = out[i].in.Raw, nil // (a header is never spooled)
 	}
 	return out, nil
 }
@@ -234,14 +250,19 @@ func (d *Daemon) fetchSection(c *imapclient.Client, msgs []*imapclient.FetchMess
 	}
 	cmd := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}})
 	defer cmd.Close()
+	whole := section.Specifier == imap.PartSpecifierNone && len(section.Part) == 0 // the message, not its header
 	var out []fetched
+	fail := func(err error) ([]fetched, error) {
+		work{items: out}.release()
+		return nil, err
+	}
 	for {
 		msg := cmd.Next()
 		if msg == nil {
 			break
 		}
+		in := Inbound{Mailbox: d.cfg.IMAP.Mailbox, UIDValidity: uidValidity}
 		var uid imap.UID
-		var raw []byte
 		for {
 			item := msg.Next()
 			if item == nil {
@@ -251,33 +272,65 @@ func (d *Daemon) fetchSection(c *imapclient.Client, msgs []*imapclient.FetchMess
 			case imapclient.FetchItemDataUID:
 				uid = it.UID
 			case imapclient.FetchItemDataBodySection:
-				var b []byte
-				var err error
-				if n := it.Literal.Size(); n >= 0 && n < max {
-					// The literal's size is known: one allocation of
-					// it, not a doubling series.
-					b = make([]byte, n)
-					_, err = io.ReadFull(it.Literal, b)
-				} else {
-					b, err = io.ReadAll(io.LimitReader(it.Literal, max))
+				if err := d.readBody(&in, it.Literal, max, whole); err != nil {
+					in.release()
+					return fail(fmt.Errorf("imap fetch body: %w", err))
 				}
-				if err != nil {
-					return nil, fmt.Errorf("imap fetch body: %w", err)
-				}
-				raw = b
 			}
 		}
 		meta, ok := byUID[uid]
-		if !ok || raw == nil {
+		if !ok || !in.fetched() {
+			in.release()
 			continue // a message expunged meanwhile: nothing to take in
 		}
-		out = append(out, fetched{in: Inbound{Mailbox: d.cfg.IMAP.Mailbox, UIDValidity: uidValidity, UID: uint32(uid),
-			Raw: raw, Size: meta.RFC822Size, Received: meta.InternalDate}})
+		in.UID, in.Size, in.Received = uint32(uid), meta.RFC822Size, meta.InternalDate
+		out = append(out, fetched{in: in})
 	}
 	if err := cmd.Close(); err != nil {
-		return nil, fmt.Errorf("imap fetch: %w", err)
+		return fail(fmt.Errorf("imap fetch: %w", err))
 	}
 	return out, nil
+}
+
+// readBody reads a fetched literal (at most max bytes): into one buffer of
+// its size, or, for a whole message above spoolAbove (1 MB), into a spool
+// file, hashed on the way.
+func (d *Daemon) readBody(in *Inbound, lit imap.LiteralReader, max int64, whole bool) error {
+	n := lit.Size()
+	switch {
+	case whole && n > d.proc.spoolAbove && n < max:
+		f, err := d.proc.spool.create()
+		if err != nil {
+			return err
+		}
+		h := sha256.New()
+		buf := make([]byte, 64<<10)
+		copied, err := io.CopyBuffer(io.MultiWriter(f, h), io.LimitReader(lit, n), buf)
+		if err == nil && copied < n {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			f.Close()
+			return err
+		}
+		in.spooled = f
+		h.Sum(in.sum[:0])
+	case n >= 0 && n < max:
+		// The literal's size is known: one allocation of it, not a
+		// doubling series.
+		b := make([]byte, n)
+		if _, err := io.ReadFull(lit, b); err != nil {
+			return err
+		}
+		in.Raw = b
+	default:
+		b, err := io.ReadAll(io.LimitReader(lit, max))
+		if err != nil {
+			return err
+		}
+		in.Raw = b
+	}
+	return nil
 }
 
 // prepareAll prepares messages in parallel, one worker per core.
@@ -312,6 +365,9 @@ func (d *Daemon) commit(ctx context.Context, items []fetched) error {
 	}
 	err := d.st.InTx(ctx, func(tx *store.Tx) error {
 		done, err := d.proc.ProcessAll(tx, ins)
+		for i := range items {
+			items[i].in.prep = ins[i].prep // its attachment sinks, to release
+		}
 		if err != nil {
 			return err
 		}

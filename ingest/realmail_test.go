@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"sort"
@@ -78,7 +79,7 @@ func TestRealmailTriage(t *testing.T) {
 			if cat == "human" || cat == "malformed" {
 				// From a partner, person-to-person mail goes as far as triage
 				// takes it, and is never ignored.
-				msg, err := safeParse(raw, in.proc.opt, time.Minute)
+				msg, err := safeParse(bytes.NewReader(raw), in.proc.opt, time.Minute)
 				if err != nil {
 					if cat == "human" {
 						t.Errorf("%s: %v", name, err)

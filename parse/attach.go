@@ -11,8 +11,8 @@ import (
 )
 
 // Reading attachments (SPEC §4): every part that is not body text passes
-// through walker.attachment, which keeps its bytes, picks a reader by media
-// type, file name and content, and turns what it reads into candidates with
+// through walker.attachment, which hands its bytes to the caller's sink,
+// picks a reader by media type, file name and first bytes, and turns what it reads into candidates with
 // the one alias table. A file that cannot be read is a note, not a failure;
 // going over a limit is a *LimitError (see walker.overLimit).
 
@@ -37,10 +37,14 @@ const (
 	kindMessage     = "message"
 	kindUnsupported = "unsupported" // a document format refdesk cannot read
 	kindOther       = ""            // images, signatures, calendars: kept, not read
+	kindZip         = "zip"         // a zip archive, XLSX or DOCX or neither (zipKind)
 )
 
 // attachment reads one part that is not body text. It is the seam where
-// the readers plug in; reads stay within the Options limits.
+// the readers plug in; reads stay within the Options limits. The part is
+// decoded as it is read (stream.go): every byte goes to the caller's sink,
+// and only a file a reader needs is kept, and then only where the sink
+// cannot give it back.
 func (w *walker) attachment(a attachmentPart, depth int) ([]Candidate, error) {
 	if err := w.checkDeadline(); err != nil {
 		return nil, err
@@ -51,29 +55,30 @@ func (w *walker) attachment(a attachmentPart, depth int) ([]Candidate, error) {
 		return nil, nil
 	}
 	name := displayName(a.Filename)
-	limit := w.opt.MaxAttachmentBytes
-	// Base64 makes 4 bytes of 3, plus line ends: an attachment at the limit
-	// is at most about 1.4 times as large encoded. Reading no further keeps
-	// memory bounded before decoding.
-	encLimit := limit/100*140 + 64<<10
-	raw, err := io.ReadAll(io.LimitReader(a.Body, encLimit+1))
-	if err != nil {
-		w.problem("attachment %s was cut short: %s", name, shortErr(err))
-	}
-	if int64(len(raw)) > encLimit {
-		w.overLimit(fmt.Sprintf("attachment %s is larger than %d bytes", name, limit))
-		return nil, nil
-	}
-	data := w.decodeTransfer(a.Encoding, raw)
-	if int64(len(data)) > limit {
-		w.overLimit(fmt.Sprintf("attachment %s is larger than %d bytes", name, limit))
-		return nil, nil
-	}
-	att := Attachment{Filename: a.Filename, ContentType: a.MediaType, Size: int64(len(data)), Data: data}
-	kind := kindOf(a.MediaType, a.Filename, data)
-	cands, problem, err := w.readSafely(kind, a, data, depth)
+	got, err := w.stream(a)
 	if err != nil {
 		return nil, err
+	}
+	if got.cut != nil {
+		w.problem("attachment %s was cut short: %s", name, shortErr(got.cut))
+	}
+	if got.over {
+		w.overLimit(fmt.Sprintf("attachment %s is larger than %d bytes", name, w.opt.MaxAttachmentBytes))
+		return nil, nil
+	}
+	att := Attachment{Filename: a.Filename, ContentType: a.MediaType, Size: got.size, Sink: got.sink}
+	kind := got.kind
+	if kind == kindZip {
+		kind = zipKind(got.content, got.size)
+	}
+	cands, problem, err := w.readSafely(kind, a, got, depth)
+	if err != nil {
+		return nil, err
+	}
+	if w.opt.Attachment == nil && got.content != nil {
+		if att.Data, err = got.bytes(); err != nil {
+			return nil, err
+		}
 	}
 	var kept []Candidate
 	for _, c := range cands {
@@ -102,14 +107,26 @@ func (w *walker) attachment(a attachmentPart, depth int) ([]Candidate, error) {
 	return kept, nil
 }
 
-// readSafely runs the reader for kind. A reader that panics (a library bug
-// on a hostile file) makes the file unreadable, not the message.
-func (w *walker) readSafely(kind string, a attachmentPart, data []byte, depth int) (cands []Candidate, problem string, err error) {
+// readSafely runs the reader for kind on the attachment's bytes. A reader
+// that panics (a library bug on a hostile file) makes the file unreadable,
+// not the message. A PDF is read through the sink when the sink can give
+// the bytes back: pdfcpu seeks in it rather than holding it.
+func (w *walker) readSafely(kind string, a attachmentPart, got *streamed, depth int) (cands []Candidate, problem string, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			cands, problem, err = nil, "the file is damaged (reader failure)", nil
 		}
 	}()
+	switch {
+	case kind == kindOther || kind == kindUnsupported:
+		return w.read(kind, a, nil, depth)
+	case kind == kindPDF && got.content != nil:
+		return w.readPDF(io.NewSectionReader(got.content, 0, got.size))
+	}
+	data, err := got.bytes()
+	if err != nil {
+		return nil, "", err
+	}
 	return w.read(kind, a, data, depth)
 }
 
@@ -121,7 +138,7 @@ func (w *walker) read(kind string, a attachmentPart, data []byte, depth int) ([]
 	case kindXLSX:
 		return w.readXLSX(data)
 	case kindPDF:
-		return w.readPDF(data)
+		return w.readPDF(bytes.NewReader(data))
 	case kindDOCX:
 		return w.readDOCX(data)
 	case kindJSON:
@@ -207,8 +224,19 @@ func displayName(filename string) string {
 }
 
 // kindOf picks a reader from the file name's extension, the media type and
-// the first bytes.
+// the content.
 func kindOf(mt, filename string, data []byte) string {
+	k := kindOfHead(mt, filename, data[:min(len(data), sniffBytes)])
+	if k == kindZip {
+		k = zipKind(bytes.NewReader(data), int64(len(data)))
+	}
+	return k
+}
+
+// kindOfHead is kindOf from the first sniffBytes of the content, except that
+// a zip archive of no known kind by name or media type is kindZip: its
+// directory, at the end, says whether it is XLSX or DOCX (zipKind).
+func kindOfHead(mt, filename string, head []byte) string {
 	if mt == "message/rfc822" || mt == "message/global" {
 		return kindMessage
 	}
@@ -232,7 +260,7 @@ func kindOf(mt, filename string, data []byte) string {
 	case ".eml":
 		return kindMessage
 	case ".xls", ".doc", ".odt", ".ods", ".rtf", ".pages", ".numbers", ".wpd":
-		if k := sniff(data); k != kindOther {
+		if k := sniff(head); k != kindOther {
 			return k // a CSV saved with the wrong extension
 		}
 		return kindUnsupported
@@ -258,18 +286,18 @@ func kindOf(mt, filename string, data []byte) string {
 	if strings.HasPrefix(mt, "image/") || strings.HasPrefix(mt, "audio/") || strings.HasPrefix(mt, "video/") {
 		return kindOther
 	}
-	return sniff(data)
+	return sniff(head)
 }
 
-// sniff recognises a file by its first bytes.
-func sniff(data []byte) string {
-	head := data[:min(len(data), 512)]
+// sniff recognises a file by its first bytes; a zip archive is kindZip.
+func sniff(head []byte) string {
+	head = head[:min(len(head), sniffBytes)]
 	trimmed := bytes.TrimLeft(stripBOM(head), " \t\r\n")
 	switch {
 	case bytes.HasPrefix(head, []byte("%PDF-")):
 		return kindPDF
 	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
-		return zipKind(data)
+		return kindZip
 	case len(trimmed) > 11 && strings.EqualFold(string(trimmed[:11]), "BEGIN:VCARD"):
 		return kindVCard
 	case len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '['):

@@ -97,6 +97,9 @@ func Parse(r io.Reader, opt Options) (*Message, error) {
 	if errors.As(werr, &le) {
 		return nil, le
 	}
+	if werr != nil {
+		return nil, werr // the caller's attachment sink failed
+	}
 
 	classify(m, h, w)
 	if w.limit != "" && m.Auto == "" {

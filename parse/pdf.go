@@ -45,9 +45,9 @@ func (w *walker) pdfConfig() *model.Configuration {
 	return conf
 }
 
-// readPDF reads a PDF attachment.
-func (w *walker) readPDF(data []byte) ([]Candidate, string, error) {
-	ctx, err := api.ReadAndValidate(bytes.NewReader(data), w.pdfConfig())
+// readPDF reads a PDF attachment; pdfcpu seeks in it.
+func (w *walker) readPDF(rs io.ReadSeeker) ([]Candidate, string, error) {
+	ctx, err := api.ReadAndValidate(rs, w.pdfConfig())
 	if err != nil {
 		if strings.Contains(strings.ToLower(err.Error()), "encrypt") || strings.Contains(err.Error(), "password") {
 			return nil, "the PDF is password-protected", nil

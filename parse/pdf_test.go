@@ -26,7 +26,7 @@ func TestPDFFormFromAnotherWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := &walker{opt: Options{MaxAttachmentBytes: 10 << 20, MaxUnzippedBytes: 50 << 20, CountryCode: "1"}, aliases: NewAliases(nil), msg: &Message{}}
-	cands, problem, err := w.readPDF(out.Bytes())
+	cands, problem, err := w.readPDF(bytes.NewReader(out.Bytes()))
 	if err != nil || problem != "" || len(cands) != 1 {
 		t.Fatalf("%+v %q %v", cands, problem, err)
 	}

@@ -317,8 +317,8 @@ func (w *walker) checkZip(data []byte) (string, error) {
 }
 
 // zipKind tells an XLSX from a DOCX by the parts the zip holds.
-func zipKind(data []byte) string {
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+func zipKind(r io.ReaderAt, size int64) string {
+	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return kindOther
 	}

@@ -1,6 +1,9 @@
 package parse
 
-import "time"
+import (
+	"io"
+	"time"
+)
 
 // LoopHeader is the header refdesk puts on every message it sends. A message
 // that carries it was written by a refdesk (ours or another program's) and is
@@ -37,6 +40,24 @@ type Options struct {
 	// never in the future). When zero, Parse uses the message's Date header
 	// and Normalize uses the current time.
 	Now time.Time
+	// Attachment, when set, is where attachments go: Parse calls it once
+	// for every attachment it reads (every part that is not body text,
+	// within MaxAttachments) and writes the attachment's decoded bytes to
+	// the writer it returns, as they are decoded; the writer comes back as
+	// that Attachment's Sink. Parse holds in memory only the files it reads
+	// for referrals (CSV, XLSX, DOCX, JSON, vCard, text, a forwarded
+	// message: each within MaxAttachmentBytes), and none at all when the
+	// writer is also an io.ReaderAt that gives the bytes back (then the
+	// readers read them through it, a PDF without a copy in memory). An
+	// error from it or its writer stops Parse with that error (wrapped).
+	// Without it, Attachment.Data holds the files Parse read.
+	Attachment func(AttachmentInfo) (io.Writer, error)
+}
+
+// AttachmentInfo describes an attachment to Options.Attachment.
+type AttachmentInfo struct {
+	Filename    string // as the sender wrote it: never a path
+	ContentType string
 }
 
 // Address is a mailbox: display name and lower-cased address.
@@ -85,8 +106,9 @@ type Message struct {
 	// carry referrals, each attachment candidate has the body's referrer and
 	// notes merged in and the body alone is not a candidate (see merge).
 	Candidates []Candidate `json:"candidates"`
-	// Attachments are the message's parts that are not body text, in order,
-	// with their decoded bytes, so that intake can keep them.
+	// Attachments are the message's parts that are not body text, in order;
+	// their decoded bytes went to Options.Attachment, so that intake can
+	// keep them.
 	Attachments []Attachment `json:"attachments,omitempty"`
 	// Problems are non-fatal troubles met while parsing (an unknown charset,
 	// a malformed part); the message is still usable.
@@ -112,8 +134,13 @@ type Attachment struct {
 	// wrote it: never use it as a path. "" when the part has none.
 	Filename    string `json:"filename"`
 	ContentType string `json:"content_type"`
-	Size        int64  `json:"size"` // of Data
-	// Data is the decoded content (transfer encoding undone).
+	Size        int64  `json:"size"` // decoded bytes
+	// Sink is the writer Options.Attachment returned for it, which has
+	// every decoded byte; nil without Options.Attachment.
+	Sink io.Writer `json:"-"`
+	// Data is the decoded content (transfer encoding undone) of a file
+	// Parse read for referrals, when there is no Options.Attachment; nil
+	// otherwise, and for files it does not read (images, signatures).
 	Data []byte `json:"-"`
 	// Candidates is how many referral candidates were read from it.
 	Candidates int `json:"candidates"`

@@ -11,7 +11,10 @@
 // claimed with a lease, so two processes on one database never send the same
 // row at once. Intake's lookups also come for a whole chunk of messages at
 // once (batch.go), and WAL checkpoints run on a goroutine of their own
-// beside the writer.
+// beside the writer. The bytes of raw messages and attachments live in
+// tables of their own, in chunks of 256 KB written and read through
+// io.Reader and io.Writer (blobs.go), so neither a large message nor a
+// large file is ever one value in memory.
 //
 // store never imports ingest or notify, never logs personal data, and only
 // runs SQL with bound parameters. The SQLite file and its WAL are created 0600.

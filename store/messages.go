@@ -61,7 +61,8 @@ func (s *Store) SetMoved(ctx context.Context, folder string, ids []int64) error 
 	return nil
 }
 
-// Message returns one stored message with its raw bytes, or ErrNotFound.
+// Message returns one stored message (its raw bytes: WriteRaw), or
+// ErrNotFound.
 func (s *Store) Message(ctx context.Context, id int64) (*Message, error) {
 	var m Message
 	err := s.q("message_get").GetContext(ctx, &m, id)

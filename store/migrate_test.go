@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -183,4 +184,82 @@ func (s *Store) prepareOnly(ctx context.Context, names ...string) error {
 		s.stmts[n] = st
 	}
 	return nil
+}
+
+func TestMigration5MovesRawMessagesAndAttachmentsIntoChunks(t *testing.T) {
+	ctx := context.Background()
+	all, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before []migration
+	for _, m := range all {
+		if m.n < 5 {
+			before = append(before, m)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "old.db")
+	old, err := sqlx.Open("sqlite3", "file:"+path+"?_txlock=immediate&_foreign_keys=on")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Store{db: old, Now: time.Now}
+	if err := s.migrateWith(ctx, before); err != nil {
+		t.Fatal(err)
+	}
+	// Messages as refdesk stored them before: the raw bytes in the row
+	// (empty, small, exactly one chunk, several chunks with a short
+	// last one), none at all, and attachments alike.
+	big := make([]byte, 2*ChunkSize+1000)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	raws := [][]byte{{}, []byte("From: a@x\r\n\r\nhello"), big[:ChunkSize], big, nil}
+	for i, raw := range raws {
+		if _, err := old.Exec(`INSERT INTO messages (id, mailbox, uidvalidity, uid, sha256, raw, received_at, processed_at, disposition)
+			VALUES (?, 'INBOX', 1, ?, ?, ?, ?, ?, 'held')`, i+1, i+1, fmt.Sprint("sum", i), raw, time.Now(), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := old.Exec(`INSERT INTO attachments (id, message_id, sha256, size, data, created_at) VALUES (?, ?, 'x', ?, ?, ?)`,
+			i+1, i+1, len(raw), raw, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+
+	s2, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	for i, raw := range raws {
+		for _, what := range []string{"raw", "attachment"} {
+			var got bytes.Buffer
+			var n int64
+			if what == "raw" {
+				n, err = s2.WriteRaw(ctx, int64(i+1), &got)
+			} else {
+				n, err = s2.WriteAttachment(ctx, int64(i+1), &got)
+			}
+			if raw == nil {
+				if !errors.Is(err, ErrNotFound) {
+					t.Errorf("%s %d: %v, want ErrNotFound", what, i+1, err)
+				}
+				continue
+			}
+			if err != nil || n != int64(len(raw)) || !bytes.Equal(got.Bytes(), raw) {
+				t.Errorf("%s %d: %d bytes (%v), want the %d stored before", what, i+1, n, err, len(raw))
+			}
+		}
+	}
+	var chunks int
+	s2.DB().Get(&chunks, "SELECT count(*) FROM message_raw WHERE message_id = 4")
+	if chunks != 3 {
+		t.Errorf("a message of %d bytes is %d chunks, want 3", len(big), chunks)
+	}
+	for _, q := range []string{"SELECT raw FROM messages", "SELECT data FROM attachments"} {
+		if _, err := s2.DB().Exec(q); err == nil {
+			t.Errorf("%s: the column is still there", q)
+		}
+	}
 }

@@ -5,9 +5,28 @@
 -- third of a RETURNING row through database/sql.
 
 -- name: message_insert
-INSERT INTO messages (mailbox, uidvalidity, uid, sha256, message_id, from_addr, subject, size, raw,
+INSERT INTO messages (mailbox, uidvalidity, uid, sha256, message_id, from_addr, subject, size,
                       received_at, processed_at, disposition, reason, partner_id)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- The raw message and attachment bytes, chunk by chunk (blobs.go).
+-- name: raw_insert
+INSERT INTO message_raw (message_id, seq, data) VALUES (?, ?, ?);
+
+-- name: raw_chunks
+SELECT data FROM message_raw WHERE message_id = ? ORDER BY seq;
+
+-- name: raw_exists
+SELECT count(*) FROM (SELECT 1 FROM message_raw WHERE message_id = ? LIMIT 1);
+
+-- name: attachment_data_insert
+INSERT INTO attachment_data (attachment_id, seq, data) VALUES (?, ?, ?);
+
+-- name: attachment_chunks
+SELECT data FROM attachment_data WHERE attachment_id = ? ORDER BY seq;
+
+-- name: attachment_set_sum
+UPDATE attachments SET size = ?, sha256 = ? WHERE id = ?;
 
 -- name: message_by_sha
 SELECT id, disposition FROM messages WHERE sha256 = ? ORDER BY id LIMIT 1;
@@ -125,8 +144,8 @@ WHERE referral_id = ?
 ORDER BY id;
 
 -- name: attachment_insert
-INSERT INTO attachments (message_id, referral_id, filename, content_type, size, sha256, candidates, problem, data, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+INSERT INTO attachments (message_id, referral_id, filename, content_type, size, sha256, candidates, problem, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: attachments_for_referral
 SELECT id, message_id, referral_id, filename, content_type, size, sha256, candidates, problem, created_at
@@ -134,6 +153,3 @@ FROM attachments
 WHERE referral_id = ?
    OR (referral_id IS NULL AND message_id = (SELECT message_id FROM referrals WHERE id = ?))
 ORDER BY id;
-
--- name: attachment_data
-SELECT data FROM attachments WHERE id = ?;

@@ -16,7 +16,7 @@ type PurgeResult struct {
 }
 
 // Purge applies the retention policy: the raw bytes of messages received
-// before rawBefore are removed (the row stays, with its hash, so a copy that
+// before rawBefore are removed (their chunks in message_raw; the row stays, with its hash, so a copy that
 // arrives again is still recognised), and referrals closed before
 // closedBefore are deleted with their events, outcomes, attachments and
 // outbound mail; the messages
@@ -51,10 +51,13 @@ func (s *Store) Purge(ctx context.Context, rawBefore, closedBefore time.Time, dr
 				   UNION SELECT message_id FROM events WHERE referral_id IN (SELECT id FROM purge_ids) AND message_id IS NOT NULL`,
 				`DELETE FROM purge_msgs WHERE id IN (SELECT message_id FROM referrals WHERE id NOT IN (SELECT id FROM purge_ids))`,
 				`DELETE FROM outbox WHERE referral_id IN (SELECT id FROM purge_ids) OR inbound_id IN (SELECT id FROM purge_msgs)`,
+				`DELETE FROM attachment_data WHERE attachment_id IN (SELECT id FROM attachments
+				   WHERE referral_id IN (SELECT id FROM purge_ids) OR message_id IN (SELECT id FROM purge_msgs))`,
 				`DELETE FROM attachments WHERE referral_id IN (SELECT id FROM purge_ids) OR message_id IN (SELECT id FROM purge_msgs)`,
 				`DELETE FROM events WHERE referral_id IN (SELECT id FROM purge_ids)`,
 				`DELETE FROM referrals WHERE id IN (SELECT id FROM purge_ids)`,
-				`UPDATE messages SET raw = NULL, subject = '' WHERE id IN (SELECT id FROM purge_msgs)`,
+				`DELETE FROM message_raw WHERE message_id IN (SELECT id FROM purge_msgs)`,
+				`UPDATE messages SET subject = '' WHERE id IN (SELECT id FROM purge_msgs)`,
 				`DROP TABLE purge_ids`,
 				`DROP TABLE purge_msgs`,
 			} {
@@ -69,19 +72,21 @@ func (s *Store) Purge(ctx context.Context, rawBefore, closedBefore time.Time, dr
 		}
 	}
 	if !rawBefore.IsZero() {
-		if dryRun {
-			err = tx.GetContext(ctx, &res.RawMessages, `SELECT count(*) FROM messages WHERE raw IS NOT NULL AND received_at < ?`, rawBefore.UTC())
-		} else {
-			var r interface{ RowsAffected() (int64, error) }
-			r, err = tx.ExecContext(ctx, `UPDATE messages SET raw = NULL WHERE raw IS NOT NULL AND received_at < ?`, rawBefore.UTC())
-			if err == nil {
-				res.RawMessages, _ = r.RowsAffected()
-				// Attachments are part of the record while a referral
-				// lives; those of mail that made no referral (held,
-				// ignored, quarantined) go with the raw message.
-				_, err = tx.ExecContext(ctx, `DELETE FROM attachments WHERE message_id IN (
-					SELECT m.id FROM messages m WHERE m.received_at < ?
-					AND NOT EXISTS (SELECT 1 FROM referrals r WHERE r.message_id = m.id))`, rawBefore.UTC())
+		// The raw bytes of every message received before rawBefore: their
+		// chunks (message_raw), counted by message.
+		old := `SELECT id FROM messages WHERE received_at < ?`
+		err = tx.GetContext(ctx, &res.RawMessages, `SELECT count(DISTINCT message_id) FROM message_raw WHERE message_id IN (`+old+`)`, rawBefore.UTC())
+		if err == nil && !dryRun && res.RawMessages > 0 {
+			_, err = tx.ExecContext(ctx, `DELETE FROM message_raw WHERE message_id IN (`+old+`)`, rawBefore.UTC())
+		}
+		if err == nil && !dryRun {
+			// Attachments are part of the record while a referral
+			// lives; those of mail that made no referral (held,
+			// ignored, quarantined) go with the raw message.
+			gone := `SELECT a.id FROM attachments a JOIN messages m ON m.id = a.message_id WHERE m.received_at < ?
+				AND NOT EXISTS (SELECT 1 FROM referrals r WHERE r.message_id = m.id)`
+			if _, err = tx.ExecContext(ctx, `DELETE FROM attachment_data WHERE attachment_id IN (`+gone+`)`, rawBefore.UTC()); err == nil {
+				_, err = tx.ExecContext(ctx, `DELETE FROM attachments WHERE id IN (`+gone+`)`, rawBefore.UTC())
 			}
 		}
 		if err != nil {

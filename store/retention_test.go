@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -23,14 +24,18 @@ func TestPurgeAppliesRetention(t *testing.T) {
 	}
 	// Its attachment, an outcome, and a held message's attachment.
 	if err := s.InTx(ctx, func(tx *Tx) error {
-		if err := tx.InsertAttachment(&Attachment{MessageID: old.MessageID, ReferralID: &old.ID, Filename: "form.csv", Data: []byte("name\nZebulon Quartermain\n")}); err != nil {
+		if err := tx.InsertAttachment(&Attachment{MessageID: old.MessageID, ReferralID: &old.ID, Filename: "form.csv"},
+			strings.NewReader("name\nZebulon Quartermain\n")); err != nil {
 			return err
 		}
-		held := &Message{Mailbox: "INBOX", UIDValidity: 7, UID: 9, SHA256: "held", ReceivedAt: base, ProcessedAt: base, Disposition: DispHeld, Raw: []byte("raw")}
+		held := &Message{Mailbox: "INBOX", UIDValidity: 7, UID: 9, SHA256: "held", ReceivedAt: base, ProcessedAt: base, Disposition: DispHeld}
 		if err := tx.InsertMessage(held); err != nil {
 			return err
 		}
-		return tx.InsertAttachment(&Attachment{MessageID: held.ID, Filename: "card.vcf", Data: []byte("FN:Yolanda Heldmessage")})
+		if err := tx.PutRaw(held.ID, []byte("raw of Yolanda Heldmessage")); err != nil {
+			return err
+		}
+		return tx.InsertAttachment(&Attachment{MessageID: held.ID, Filename: "card.vcf"}, strings.NewReader("FN:Yolanda Heldmessage"))
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -72,12 +77,14 @@ func TestPurgeAppliesRetention(t *testing.T) {
 	var o int
 	s.db.Get(&o, "SELECT count(*) FROM outbox")
 	var raw int
-	s.db.Get(&raw, "SELECT count(*) FROM messages WHERE raw IS NOT NULL")
+	s.db.Get(&raw, "SELECT count(*) FROM message_raw")
 	var att, outc int
 	s.db.Get(&att, "SELECT count(*) FROM attachments")
+	var attData int
+	s.db.Get(&attData, "SELECT count(*) FROM attachment_data")
 	s.db.Get(&outc, "SELECT count(*) FROM outcomes")
-	if n != 0 || o != 0 || raw != 0 || att != 0 || outc != 0 {
-		t.Errorf("left: %d events, %d outbox rows, %d raw messages, %d attachments, %d outcomes", n, o, raw, att, outc)
+	if n != 0 || o != 0 || raw != 0 || att != 0 || attData != 0 || outc != 0 {
+		t.Errorf("left: %d events, %d outbox rows, %d raw chunks, %d attachments (%d chunks), %d outcomes", n, o, raw, att, attData, outc)
 	}
 	s.Close()
 	for _, f := range []string{s.path, s.path + "-wal"} {

@@ -59,10 +59,11 @@ func (t *Tx) q(name string) *sqlx.Stmt {
 	return st
 }
 
-// InsertMessage stores an inbound message and sets m.ID.
+// InsertMessage stores an inbound message and sets m.ID; its raw bytes
+// follow with PutRaw or CopyRaw.
 func (t *Tx) InsertMessage(m *Message) error {
 	res, err := t.q("message_insert").ExecContext(t.wctx, m.Mailbox, m.UIDValidity, m.UID, m.SHA256, m.MessageID,
-		m.FromAddr, m.Subject, m.Size, m.Raw, m.ReceivedAt.UTC(), m.ProcessedAt.UTC(), m.Disposition, m.Reason, m.PartnerID)
+		m.FromAddr, m.Subject, m.Size, m.ReceivedAt.UTC(), m.ProcessedAt.UTC(), m.Disposition, m.Reason, m.PartnerID)
 	if err == nil {
 		m.ID, err = res.LastInsertId()
 	}

@@ -39,7 +39,6 @@ type Message struct {
 	FromAddr    string     `db:"from_addr" json:"from"`
 	Subject     string     `db:"subject" json:"subject"`
 	Size        int64      `db:"size" json:"size"`
-	Raw         []byte     `db:"raw" json:"-"`
 	ReceivedAt  time.Time  `db:"received_at" json:"received_at"`
 	ProcessedAt time.Time  `db:"processed_at" json:"processed_at"`
 	Disposition string     `db:"disposition" json:"disposition"`

@@ -27,19 +27,18 @@ func (a *app) saveAttachments(ctx context.Context, st *store.Store, atts []store
 	}
 	used := map[string]bool{}
 	for _, at := range atts {
-		data, err := st.AttachmentData(ctx, at.ID)
-		if err != nil {
-			return err
-		}
 		base := safeFileName(at.Filename, at.ContentType, at.Ref())
 		name := base
 		for n := 2; ; n++ {
 			if !used[strings.ToLower(name)] {
-				f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+				path := filepath.Join(dir, name)
+				f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 				if err == nil {
-					_, werr := f.Write(data)
+					// Copied from the database a chunk at a time.
+					_, werr := st.WriteAttachment(ctx, at.ID, f)
 					cerr := f.Close()
 					if werr != nil || cerr != nil {
+						os.Remove(path) // no half a file
 						return errors.Join(werr, cerr)
 					}
 					break
