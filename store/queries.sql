@@ -137,3 +137,8 @@ ORDER BY id;
 
 -- name: attachment_data
 SELECT data FROM attachments WHERE id = ?;
+
+-- name: outbox_failed_since
+-- Outbound mail that failed permanently or bounced, queued at or after a
+-- time: what the daily digest reminds coaches of.
+SELECT * FROM outbox WHERE status IN ('failed', 'bounced') AND created_at >= ? ORDER BY id;
