@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -202,5 +203,46 @@ func TestDuplicateLookup(t *testing.T) {
 				t.Fatalf("found = %v (%v), want %v", got, err, c.want)
 			}
 		})
+	}
+}
+
+// TestStatusTableIsSPEC3 checks every (from, to) pair against the table of
+// SPEC §3, and which moves need a reason.
+func TestStatusTableIsSPEC3(t *testing.T) {
+	spec := map[string][]string{
+		StatusNeedsInfo:       {StatusAccepted, StatusRedirected, StatusWaitlisted, StatusWithdrawn},
+		StatusAccepted:        {StatusScheduled, StatusWaitlisted, StatusClientDeclined, StatusUnableToContact, StatusWithdrawn},
+		StatusRedirected:      nil,
+		StatusWaitlisted:      {StatusScheduled, StatusAccepted, StatusWithdrawn},
+		StatusScheduled:       {StatusEnrolled, StatusNoShow, StatusClientDeclined},
+		StatusNoShow:          {StatusScheduled, StatusUnableToContact, StatusClientDeclined},
+		StatusEnrolled:        {StatusCompleted, StatusDisengaged},
+		StatusCompleted:       nil,
+		StatusDisengaged:      nil,
+		StatusClientDeclined:  nil,
+		StatusUnableToContact: nil,
+		StatusWithdrawn:       nil,
+		StatusEnteredInError:  nil,
+	}
+	if len(spec) != len(Statuses) {
+		t.Fatalf("%d statuses, SPEC has %d", len(Statuses), len(spec))
+	}
+	for _, from := range Statuses {
+		for _, to := range Statuses {
+			want := slices.Contains(spec[from], to) || to == StatusEnteredInError && from != StatusEnteredInError
+			if got := CanMove(from, to); got != want {
+				t.Errorf("CanMove(%s, %s) = %v, want %v", from, to, got, want)
+			}
+		}
+		final := len(spec[from]) == 0
+		if IsFinal(from) != final {
+			t.Errorf("IsFinal(%s) = %v, want %v", from, IsFinal(from), final)
+		}
+	}
+	closing := []string{StatusRedirected, StatusClientDeclined, StatusUnableToContact, StatusDisengaged, StatusWithdrawn}
+	for _, s := range Statuses {
+		if NeedsReason(s) != slices.Contains(closing, s) {
+			t.Errorf("NeedsReason(%s) = %v", s, NeedsReason(s))
+		}
 	}
 }
