@@ -5,7 +5,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -243,6 +245,41 @@ func TestStatusTableIsSPEC3(t *testing.T) {
 	for _, s := range Statuses {
 		if NeedsReason(s) != slices.Contains(closing, s) {
 			t.Errorf("NeedsReason(%s) = %v", s, NeedsReason(s))
+		}
+	}
+}
+
+// TestSQLListsMatchGo checks the status and kind lists written out in the
+// SQL files against the Go lists they must equal: adding a status or a reply
+// kind in one place and not the other fails here.
+func TestSQLListsMatchGo(t *testing.T) {
+	src := ""
+	for _, f := range []string{"queries.sql", "queries_reports.sql"} {
+		b, err := queryFS.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src += string(b)
+	}
+	inList := regexp.MustCompile(`(status|kind) IN \(([^)?]*)\)`)
+	lists := map[string]bool{}
+	for _, m := range inList.FindAllStringSubmatch(src, -1) {
+		lists[m[1]+":"+strings.Join(strings.Fields(m[2]), " ")] = true
+	}
+	quote := func(ss []string) string {
+		q := make([]string, len(ss))
+		for i, s := range ss {
+			q[i] = "'" + s + "',"
+		}
+		return strings.TrimSuffix(strings.Join(q, " "), ",")
+	}
+	for name, want := range map[string]string{
+		"open statuses":     "status:" + quote(OpenStatuses),
+		"caseload statuses": "status:" + quote(CaseloadStatuses),
+		"reply-cap kinds":   "kind:" + quote(CapKinds),
+	} {
+		if !lists[want] {
+			t.Errorf("no SQL list equals the Go list of %s (%s); the SQL has %v", name, want, lists)
 		}
 	}
 }
