@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -95,6 +96,10 @@ func (c *Config) decodeError(err error) error {
 	return fmt.Errorf("%s: %w", c.Path, err)
 }
 
+// DefaultRequired is intake.required when the config does not say:
+// "contact" is a phone or an email.
+var DefaultRequired = []string{"client_name", "contact", "consent"}
+
 func (c *Config) setDefaults() {
 	def := func(s *string, v string) {
 		if *s == "" {
@@ -139,7 +144,7 @@ func (c *Config) setDefaults() {
 	defInt("smtp.max_attempts", &c.SMTP.MaxAttempts, 12)
 	defDur("", &c.SMTP.Timeout, 30*time.Second)
 	if c.Intake.Required == nil {
-		c.Intake.Required = []string{"client_name", "contact", "consent"}
+		c.Intake.Required = slices.Clone(DefaultRequired)
 	}
 	def(&c.Intake.UnknownSenders, "hold")
 	if c.Intake.MaxMessageSize == 0 && !c.isSet("intake.max_message_size") {

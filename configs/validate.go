@@ -418,12 +418,8 @@ func (c *Config) validateRules(p *problems) {
 
 // IsField reports whether name is a canonical referral field.
 func IsField(name string) bool {
-	for _, f := range parse.Fields {
-		if f.Name == name {
-			return true
-		}
-	}
-	return false
+	_, ok := parse.FieldByName(name)
+	return ok
 }
 
 // IsLoopback reports whether host is a loopback name or address.

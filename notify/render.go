@@ -21,8 +21,9 @@ import (
 	"refdesk/templates"
 )
 
-// Kinds of automatic replies; their templates must exist.
-var Kinds = []string{"accepted", "redirected", "needs-info", "duplicate", "waitlisted", "unknown-sender", "batch", "too-large"}
+// Kinds of automatic replies; their templates must exist. They are the
+// kinds the per-sender reply cap counts.
+var Kinds = store.CapKinds
 
 // ScheduledKinds are the kinds the scheduler sends (a report to a partner,
 // the digest to coaches); their templates must exist too.
@@ -293,10 +294,8 @@ func fieldLabel(name string) string {
 	if name == "contact" {
 		return "Phone or email for the client"
 	}
-	for _, f := range parse.Fields {
-		if f.Name == name {
-			return f.Label
-		}
+	if f, ok := parse.FieldByName(name); ok {
+		return f.Label
 	}
 	return strings.ReplaceAll(name, "_", " ")
 }
@@ -305,12 +304,8 @@ func fieldHelp(name string) string {
 	if name == "contact" {
 		return "a phone number or an email address where we can reach the client"
 	}
-	for _, f := range parse.Fields {
-		if f.Name == name {
-			return f.Help
-		}
-	}
-	return ""
+	f, _ := parse.FieldByName(name)
+	return f.Help
 }
 
 func decisionWords(d string) string {

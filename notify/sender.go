@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -66,7 +67,19 @@ type Sender struct {
 	// so that no other process can have claimed it meanwhile).
 	held      []store.OutMsg
 	heldUntil time.Time
+
+	// unrecorded are messages the server accepted whose "sent" could not be
+	// written (the database was locked or full). They are recorded before
+	// anything else is claimed, and never sent again meanwhile.
+	unrecorded []int64
 }
+
+// recordError is a failure to record a delivery's outcome in the store: the
+// SMTP connection is fine, the database is not.
+type recordError struct{ err error }
+
+func (e *recordError) Error() string { return "recording a delivery: " + e.err.Error() }
+func (e *recordError) Unwrap() error { return e.err }
 
 // NewSender makes a sender; Run starts it.
 func NewSender(cfg *configs.Config, out Outbox, r *Renderer, log *slog.Logger) *Sender {
@@ -112,6 +125,9 @@ func (s *Sender) Run(ctx context.Context) error {
 // sendDue sends everything due now and says how long to wait before the next
 // look.
 func (s *Sender) sendDue(ctx context.Context) (time.Duration, error) {
+	if err := s.recordUnrecorded(ctx); err != nil {
+		return 0, err
+	}
 	for ctx.Err() == nil {
 		batch := s.held
 		s.held = nil
@@ -129,7 +145,18 @@ func (s *Sender) sendDue(ctx context.Context) (time.Duration, error) {
 			break
 		}
 		for i := range batch {
-			if err := s.sendOne(ctx, &batch[i]); err != nil {
+			if slices.Contains(s.unrecorded, batch[i].ID) {
+				continue // delivered already; recordUnrecorded marks it
+			}
+			err := s.sendOne(ctx, &batch[i])
+			var re *recordError
+			if errors.As(err, &re) {
+				// Not the connection: the database. The rest of the batch
+				// keeps its lease; what was delivered is not sent again.
+				s.held = batch[i+1:]
+				return 0, err
+			}
+			if err != nil {
 				// The connection is down: the rest of the batch keeps its
 				// lease and is tried again after the dial backoff.
 				s.held = batch[i:]
@@ -157,13 +184,26 @@ func (s *Sender) sendDue(ctx context.Context) (time.Duration, error) {
 	return wait, nil
 }
 
+// recordUnrecorded writes "sent" for deliveries whose record failed before.
+func (s *Sender) recordUnrecorded(ctx context.Context) error {
+	rec := context.WithoutCancel(ctx)
+	for len(s.unrecorded) > 0 {
+		if err := s.out.MarkSent(rec, s.unrecorded[0]); err != nil {
+			return &recordError{err}
+		}
+		s.unrecorded = s.unrecorded[1:]
+	}
+	return nil
+}
+
 // lease is how long a claimed message is this sender's alone: long enough
 // for one delivery (a dial and a send, each bounded by smtp.timeout) and the
 // write that records it. A sender that dies holding a message (a crash)
 // delays it by at most this much; a live one is done with it well before.
 func (s *Sender) lease() time.Duration { return 2*s.cfg.SMTP.Timeout.Duration + leaseMore }
 
-// sendOne delivers one message. It returns an error only when the SMTP
+// sendOne delivers one message. It returns a *recordError when the outcome
+// could not be written to the store, and any other error only when the SMTP
 // connection could not be used (the message is then not charged an attempt).
 func (s *Sender) sendOne(ctx context.Context, o *store.OutMsg) error {
 	// What became of the message is recorded even if ctx ends meanwhile
@@ -173,7 +213,7 @@ func (s *Sender) sendOne(ctx context.Context, o *store.OutMsg) error {
 	msg, err := s.render.Compose(o)
 	if err != nil {
 		s.log.Error("outbox message cannot be composed", "out", o.Ref(), "kind", o.Kind, "err", err)
-		return s.out.MarkFailed(rec, o.ID, err.Error())
+		return record(s.out.MarkFailed(rec, o.ID, err.Error()))
 	}
 	if err := s.connect(ctx); err != nil {
 		return err
@@ -183,7 +223,12 @@ func (s *Sender) sendOne(ctx context.Context, o *store.OutMsg) error {
 	if err == nil {
 		s.dialFail = 0
 		s.log.Info("sent", "out", o.Ref(), "kind", o.Kind, "attempt", o.Attempts+1)
-		return s.out.MarkSent(rec, o.ID)
+		if err := s.out.MarkSent(rec, o.ID); err != nil {
+			// The server has it: never send it again, record it later.
+			s.unrecorded = append(s.unrecorded, o.ID)
+			return &recordError{err}
+		}
+		return nil
 	}
 	var se *gomail.SendError
 	if errors.As(err, &se) && se.Reason == gomail.ErrConnCheck {
@@ -194,11 +239,19 @@ func (s *Sender) sendOne(ctx context.Context, o *store.OutMsg) error {
 	reason := err.Error()
 	if permanent(err) || o.Attempts+1 >= s.cfg.SMTP.MaxAttempts {
 		s.log.Warn("outbox message failed", "out", o.Ref(), "kind", o.Kind, "attempts", o.Attempts+1, "err", reason)
-		return s.out.MarkFailed(rec, o.ID, reason)
+		return record(s.out.MarkFailed(rec, o.ID, reason))
 	}
 	next := s.now().Add(backoff(retryBase, retryMax, o.Attempts+1))
 	s.log.Info("outbox message will be retried", "out", o.Ref(), "kind", o.Kind, "attempts", o.Attempts+1, "next", next.Format(time.RFC3339))
-	return s.out.MarkRetry(rec, o.ID, next, reason)
+	return record(s.out.MarkRetry(rec, o.ID, next, reason))
+}
+
+// record wraps a store error as a *recordError.
+func record(err error) error {
+	if err != nil {
+		return &recordError{err}
+	}
+	return nil
 }
 
 // permanent reports whether an SMTP error is a 5xx: the server will not

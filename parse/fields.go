@@ -224,10 +224,16 @@ func (a *Aliases) Field(label string) (name string, ok bool) {
 }
 
 func isField(name string) bool {
+	_, ok := FieldByName(name)
+	return ok
+}
+
+// FieldByName returns the canonical field called name.
+func FieldByName(name string) (Field, bool) {
 	for _, f := range Fields {
 		if f.Name == name {
-			return true
+			return f, true
 		}
 	}
-	return false
+	return Field{}, false
 }

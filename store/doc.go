@@ -6,7 +6,7 @@
 // entered in error.
 //
 // Intake writes the raw message, the referral, its event and the reply to
-// send in one transaction (Store.Intake), so that a crash never leaves a
+// send in one transaction (Store.InTx), so that a crash never leaves a
 // record without its reply or a reply without its record. The outbox rows are
 // claimed with a lease, so two processes on one database never send the same
 // row at once. Intake's lookups also come for a whole chunk of messages at

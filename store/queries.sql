@@ -153,3 +153,8 @@ FROM attachments
 WHERE referral_id = ?
    OR (referral_id IS NULL AND message_id = (SELECT message_id FROM referrals WHERE id = ?))
 ORDER BY id;
+
+-- name: outbox_failed_since
+-- Outbound mail that failed permanently or bounced, queued at or after a
+-- time: what the daily digest reminds coaches of.
+SELECT * FROM outbox WHERE status IN ('failed', 'bounced') AND created_at >= ? ORDER BY id;

@@ -148,8 +148,11 @@ type DigestData struct {
 	Waiting     []Facts   // accepted with no first contact, and needs-info
 	Held        []Message // held messages no coach has released or discarded
 	Quarantined []Message
-	Failed      []OutMsg // outbound mail that failed permanently (or bounced)
+	Failed      []OutMsg // outbound mail that failed permanently (or bounced) in the last FailedReminder
 }
+
+// FailedReminder is how long the digest keeps naming a failed message.
+const FailedReminder = 7 * 24 * time.Hour
 
 // DigestData reads the digest data for the window [from, to).
 func (s *Store) DigestData(ctx context.Context, from, to time.Time) (*DigestData, error) {
@@ -167,7 +170,9 @@ func (s *Store) DigestData(ctx context.Context, from, to time.Time) (*DigestData
 		if err := t.q("messages_unresolved").SelectContext(ctx, &d.Quarantined, DispQuarantined); err != nil {
 			return err
 		}
-		return t.tx.SelectContext(ctx, &d.Failed, t.tx.Rebind(`SELECT * FROM outbox WHERE status IN ('failed', 'bounced') ORDER BY id`))
+		// A failure is repeated for a week, then it is only in
+		// `refdesk outbox --failed`: a digest must be able to go quiet.
+		return t.q("outbox_failed_since").SelectContext(ctx, &d.Failed, to.Add(-FailedReminder).UTC())
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: digest data: %w", err)

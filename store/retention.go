@@ -108,12 +108,10 @@ func (s *Store) Purge(ctx context.Context, rawBefore, closedBefore time.Time, dr
 }
 
 // FailedSince lists outbound mail that failed permanently (5xx, or out of
-// attempts) and was created at or after since, oldest first: what the daily
-// digest reports, and what `refdesk outbox --failed` lists.
+// attempts) or bounced, queued at or after since, oldest first.
 func (s *Store) FailedSince(ctx context.Context, since time.Time) ([]OutMsg, error) {
 	var out []OutMsg
-	err := s.db.SelectContext(ctx, &out, `SELECT * FROM outbox WHERE status = 'failed' AND created_at >= ? ORDER BY id`, since.UTC())
-	if err != nil {
+	if err := s.q("outbox_failed_since").SelectContext(ctx, &out, since.UTC()); err != nil {
 		return nil, fmt.Errorf("store: failed outbox: %w", err)
 	}
 	return out, nil

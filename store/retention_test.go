@@ -115,3 +115,33 @@ func TestFailedSince(t *testing.T) {
 		t.Fatalf("FailedSince = %+v, %v", got, err)
 	}
 }
+
+func TestDigestRemindsOfAFailureForAWeek(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 2, 14, 0, 0, 0, time.UTC)
+	queue := func(at time.Time, id string) {
+		s.Now = func() time.Time { return at }
+		var oid int64
+		if err := s.InTx(ctx, func(tx *Tx) error {
+			o := &OutMsg{Kind: "accepted", MessageID: id, To: "a@x"}
+			_, err := tx.Enqueue(o)
+			oid = o.ID
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.MarkFailed(ctx, oid, "550 no such user"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	queue(now.Add(-8*24*time.Hour), "old@x")
+	queue(now.Add(-2*24*time.Hour), "recent@x")
+	d, err := s.DigestData(ctx, now.Add(-24*time.Hour), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Failed) != 1 || d.Failed[0].MessageID != "recent@x" {
+		t.Errorf("digest names %d failures (%+v); want only the one from two days ago", len(d.Failed), d.Failed)
+	}
+}

@@ -56,7 +56,7 @@ func IsFinal(s string) bool { _, ok := transitions[s]; return !ok }
 // referral for a reason the partner should hear).
 func NeedsReason(s string) bool {
 	switch s {
-	case StatusRedirected, StatusClientDeclined, StatusUnableToContact, StatusDisengaged, StatusWithdrawn, StatusEnteredInError:
+	case StatusRedirected, StatusClientDeclined, StatusUnableToContact, StatusDisengaged, StatusWithdrawn:
 		return true
 	}
 	return false

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -207,5 +210,81 @@ func TestDuplicateLookup(t *testing.T) {
 				t.Fatalf("found = %v (%v), want %v", got, err, c.want)
 			}
 		})
+	}
+}
+
+// TestStatusTableIsSPEC3 checks every (from, to) pair against the table of
+// SPEC §3, and which moves need a reason.
+func TestStatusTableIsSPEC3(t *testing.T) {
+	spec := map[string][]string{
+		StatusNeedsInfo:       {StatusAccepted, StatusRedirected, StatusWaitlisted, StatusWithdrawn},
+		StatusAccepted:        {StatusScheduled, StatusWaitlisted, StatusClientDeclined, StatusUnableToContact, StatusWithdrawn},
+		StatusRedirected:      nil,
+		StatusWaitlisted:      {StatusScheduled, StatusAccepted, StatusWithdrawn},
+		StatusScheduled:       {StatusEnrolled, StatusNoShow, StatusClientDeclined},
+		StatusNoShow:          {StatusScheduled, StatusUnableToContact, StatusClientDeclined},
+		StatusEnrolled:        {StatusCompleted, StatusDisengaged},
+		StatusCompleted:       nil,
+		StatusDisengaged:      nil,
+		StatusClientDeclined:  nil,
+		StatusUnableToContact: nil,
+		StatusWithdrawn:       nil,
+		StatusEnteredInError:  nil,
+	}
+	if len(spec) != len(Statuses) {
+		t.Fatalf("%d statuses, SPEC has %d", len(Statuses), len(spec))
+	}
+	for _, from := range Statuses {
+		for _, to := range Statuses {
+			want := slices.Contains(spec[from], to) || to == StatusEnteredInError && from != StatusEnteredInError
+			if got := CanMove(from, to); got != want {
+				t.Errorf("CanMove(%s, %s) = %v, want %v", from, to, got, want)
+			}
+		}
+		final := len(spec[from]) == 0
+		if IsFinal(from) != final {
+			t.Errorf("IsFinal(%s) = %v, want %v", from, IsFinal(from), final)
+		}
+	}
+	closing := []string{StatusRedirected, StatusClientDeclined, StatusUnableToContact, StatusDisengaged, StatusWithdrawn}
+	for _, s := range Statuses {
+		if NeedsReason(s) != slices.Contains(closing, s) {
+			t.Errorf("NeedsReason(%s) = %v", s, NeedsReason(s))
+		}
+	}
+}
+
+// TestSQLListsMatchGo checks the status and kind lists written out in the
+// SQL files against the Go lists they must equal: adding a status or a reply
+// kind in one place and not the other fails here.
+func TestSQLListsMatchGo(t *testing.T) {
+	src := ""
+	for _, f := range []string{"queries.sql", "queries_reports.sql"} {
+		b, err := queryFS.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src += string(b)
+	}
+	inList := regexp.MustCompile(`(status|kind) IN \(([^)?]*)\)`)
+	lists := map[string]bool{}
+	for _, m := range inList.FindAllStringSubmatch(src, -1) {
+		lists[m[1]+":"+strings.Join(strings.Fields(m[2]), " ")] = true
+	}
+	quote := func(ss []string) string {
+		q := make([]string, len(ss))
+		for i, s := range ss {
+			q[i] = "'" + s + "',"
+		}
+		return strings.TrimSuffix(strings.Join(q, " "), ",")
+	}
+	for name, want := range map[string]string{
+		"open statuses":     "status:" + quote(OpenStatuses),
+		"caseload statuses": "status:" + quote(CaseloadStatuses),
+		"reply-cap kinds":   "kind:" + quote(CapKinds),
+	} {
+		if !lists[want] {
+			t.Errorf("no SQL list equals the Go list of %s (%s); the SQL has %v", name, want, lists)
+		}
 	}
 }

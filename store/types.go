@@ -89,22 +89,23 @@ func (r *Referral) Ref() string { return FormatRef(r.ID) }
 // FormatRef formats a referral id as its reference.
 func FormatRef(id int64) string { return "R-" + strconv.FormatInt(id, 10) }
 
-// ParseRef reads "R-1042", "r1042" or "1042".
-func ParseRef(s string) (int64, error) {
-	t := strings.TrimPrefix(strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(s)), "R"), "-")
-	id, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || id <= 0 {
-		return 0, fmt.Errorf("not a referral reference (like R-1042): %q", s)
-	}
-	return id, nil
+// ParseRef reads a referral reference: "R-1042", "r1042" or "1042".
+func ParseRef(s string) (int64, error) { return parseRef("R", "referral reference (like R-1042)", s) }
+
+// ParseMessageRef reads a message reference: "M-17" or "17".
+func ParseMessageRef(s string) (int64, error) {
+	return parseRef("M", "message reference (like M-17)", s)
 }
 
-// ParseMessageRef reads "M-17" or "17".
-func ParseMessageRef(s string) (int64, error) {
-	t := strings.TrimPrefix(strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(s)), "M"), "-")
+// ParseOutRef reads an outbox reference: "O-12" or "12".
+func ParseOutRef(s string) (int64, error) { return parseRef("O", "outbox reference (like O-12)", s) }
+
+// parseRef reads prefix-N, prefixN or N.
+func parseRef(prefix, what, s string) (int64, error) {
+	t := strings.TrimPrefix(strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(s)), prefix), "-")
 	id, err := strconv.ParseInt(t, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, fmt.Errorf("not a message reference (like M-17): %q", s)
+		return 0, fmt.Errorf("not a %s: %q", what, s)
 	}
 	return id, nil
 }

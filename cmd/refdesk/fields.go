@@ -50,7 +50,7 @@ are included. With "how to write us a referral", hand this and
 			if err != nil {
 				return err
 			}
-			required := []string{"client_name", "contact", "consent"}
+			required := configs.DefaultRequired
 			var extra map[string][]string
 			if cfg != nil {
 				required, extra = cfg.Intake.Required, cfg.Fields.Aliases
@@ -101,7 +101,7 @@ its "we need more information" replies.`,
 			if err != nil {
 				return err
 			}
-			required := []string{"client_name", "contact", "consent"}
+			required := configs.DefaultRequired
 			if cfg != nil {
 				required = cfg.Intake.Required
 			}

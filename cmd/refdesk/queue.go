@@ -170,10 +170,9 @@ func (a *app) retryCmd() *cobra.Command {
 		Short: "Queue a failed, bounced or suppressed outbound message again (e.g. O-12)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t := strings.TrimPrefix(strings.TrimPrefix(strings.ToUpper(args[0]), "O"), "-")
-			id, err := strconv.ParseInt(t, 10, 64)
+			id, err := store.ParseOutRef(args[0])
 			if err != nil {
-				return fmt.Errorf("not an outbox reference (like O-12): %q", args[0])
+				return err
 			}
 			_, st, err := a.open(cmd.Context())
 			if err != nil {
@@ -181,7 +180,7 @@ func (a *app) retryCmd() *cobra.Command {
 			}
 			defer st.Close()
 			if err := st.Requeue(cmd.Context(), id); err != nil {
-				return notFound(err, "failed, bounced or suppressed message O-"+t)
+				return notFound(err, fmt.Sprintf("failed, bounced or suppressed message O-%d", id))
 			}
 			fmt.Fprintf(a.out, "O-%d queued again; `refdesk serve` sends it\n", id)
 			return nil

@@ -1,6 +1,4 @@
 -- refdesk schema, migration 3: outcomes, and indexes for reports and stats.
--- (Numbers 2 and 4 are taken by other work; migrations apply in order of
--- number and schema_migrations records which ones a database has.)
 
 -- Outcomes (SPEC §3): what an enrolled client achieved, recorded by a coach.
 -- Money is integer cents; a credit score change is points; "other" is text.
