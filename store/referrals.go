@@ -86,14 +86,19 @@ func (s *Store) Referral(ctx context.Context, id int64) (*Referral, error) {
 	return r, err
 }
 
-// InTxRead runs fn in a read-only transaction (a consistent snapshot).
+// InTxRead runs fn in a read-only transaction: a consistent snapshot, on
+// the read pool (DEFERRED, query_only), so it never waits for or blocks a
+// writer. A write inside fn fails.
 func (s *Store) InTxRead(ctx context.Context, fn func(*Tx) error) error {
-	tx, err := s.db.BeginTxx(ctx, nil)
+	if err := s.readStatements(ctx); err != nil {
+		return err
+	}
+	tx, err := s.rdb.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
 	defer tx.Rollback()
-	return fn(&Tx{s: s, tx: tx, ctx: ctx, wctx: context.WithoutCancel(ctx)})
+	return fn(&Tx{s: s, tx: tx, ctx: ctx, wctx: context.WithoutCancel(ctx), src: s.rstmts})
 }
 
 // Events returns a referral's history, oldest first.

@@ -59,6 +59,14 @@ type Store struct {
 	path  string
 	db    *sqlx.DB
 	stmts map[string]*sqlx.Stmt
+	// rdb is a second pool for read transactions (InTxRead): DEFERRED and
+	// query_only, so a report, a listing or the scheduler reading a
+	// snapshot never takes the write lock that intake and the sender wait
+	// for. Its statements are prepared on the first read transaction.
+	rdb    *sqlx.DB
+	rOnce  sync.Once
+	rErr   error
+	rstmts map[string]*sqlx.Stmt
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 
@@ -95,25 +103,32 @@ func OpenWith(ctx context.Context, path string, opt Options) (*Store, error) {
 	// WAL for concurrent readers; a busy timeout instead of SQLITE_BUSY;
 	// IMMEDIATE write transactions so two writers queue instead of deadlock.
 	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=" + strconv.FormatInt(busy.Milliseconds(), 10) +
-		"&_foreign_keys=on&_txlock=immediate&_synchronous=NORMAL"
-	db, err := sqlx.Open(driverName, dsn)
+		"&_foreign_keys=on&_synchronous=NORMAL"
+	db, err := sqlx.Open(driverName, dsn+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s := &Store{path: path, db: db, Now: time.Now}
-	if err := s.migrate(ctx); err != nil {
+	// sqlx.Open connects to nothing yet; rdb costs nothing until a read
+	// transaction uses it.
+	rdb, err := sqlx.Open(driverName, dsn+"&_txlock=deferred&_query_only=1")
+	if err != nil {
 		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	s := &Store{path: path, db: db, rdb: rdb, Now: time.Now}
+	if err := s.migrate(ctx); err != nil {
+		s.closeDBs()
 		return nil, err
 	}
 	for _, suffix := range []string{"-wal", "-shm"} {
 		// SQLite gives these the main file's mode; make sure of it.
 		if err := os.Chmod(path+suffix, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			db.Close()
+			s.closeDBs()
 			return nil, fmt.Errorf("store: %w", err)
 		}
 	}
 	if err := s.prepare(ctx); err != nil {
-		db.Close()
+		s.closeDBs()
 		return nil, err
 	}
 	s.ckpt, s.ckptDone = make(chan struct{}, 1), make(chan struct{})
@@ -195,7 +210,15 @@ func (s *Store) Close() error {
 	for _, st := range s.stmts {
 		st.Close()
 	}
-	return s.db.Close()
+	for _, st := range s.rstmts {
+		st.Close()
+	}
+	return s.closeDBs()
+}
+
+// closeDBs closes both pools.
+func (s *Store) closeDBs() error {
+	return errors.Join(s.db.Close(), s.rdb.Close())
 }
 
 // DB exposes the handle for tests and benchmarks in other packages.
@@ -403,24 +426,40 @@ func loadQueries() (map[string]string, error) {
 }
 
 func (s *Store) prepare(ctx context.Context) error {
+	var err error
+	s.stmts, err = prepareAll(ctx, s.db)
+	return err
+}
+
+// readStatements prepares every query on the read pool, once.
+func (s *Store) readStatements(ctx context.Context) error {
+	s.rOnce.Do(func() { s.rstmts, s.rErr = prepareAll(ctx, s.rdb) })
+	return s.rErr
+}
+
+// prepareAll prepares every named query on db.
+func prepareAll(ctx context.Context, db *sqlx.DB) (map[string]*sqlx.Stmt, error) {
 	qs, err := loadQueries()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	s.stmts = make(map[string]*sqlx.Stmt, len(qs))
+	stmts := make(map[string]*sqlx.Stmt, len(qs))
 	names := make([]string, 0, len(qs))
 	for n := range qs {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		st, err := s.db.PreparexContext(ctx, qs[n])
+		st, err := db.PreparexContext(ctx, qs[n])
 		if err != nil {
-			return fmt.Errorf("store: prepare %s: %w", n, err)
+			for _, st := range stmts {
+				st.Close()
+			}
+			return nil, fmt.Errorf("store: prepare %s: %w", n, err)
 		}
-		s.stmts[n] = st
+		stmts[n] = st
 	}
-	return nil
+	return stmts, nil
 }
 
 // q returns the prepared statement name; a missing name is a programming

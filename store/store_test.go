@@ -288,3 +288,57 @@ func TestSQLListsMatchGo(t *testing.T) {
 		}
 	}
 }
+
+// A read transaction (a report, show, the scheduler's look at the month)
+// held open while intake writes must not hold the write lock: the write
+// goes through at once, the reader keeps its snapshot, and a write inside
+// the read transaction is refused.
+func TestReadTransactionNeverBlocksAWriter(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenWith(ctx, filepath.Join(t.TempDir(), "refdesk.db"), Options{BusyTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r := addReferral(t, s, 1, StatusAccepted, nil)
+
+	reading, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.InTxRead(ctx, func(tx *Tx) error {
+			if _, err := tx.Referral(r.ID); err != nil {
+				return err
+			}
+			close(reading)
+			<-release
+			// Still the snapshot taken before the note below.
+			var n int
+			if err := tx.tx.GetContext(ctx, &n, "SELECT count(*) FROM events WHERE referral_id = ?", r.ID); err != nil {
+				return err
+			}
+			if n != 1 {
+				t.Errorf("the read transaction saw %d events, want the 1 of its snapshot", n)
+			}
+			if _, err := tx.tx.ExecContext(ctx, "UPDATE referrals SET notes = 'x' WHERE id = ?", r.ID); err == nil {
+				t.Error("a write inside a read transaction was allowed")
+			}
+			return nil
+		})
+	}()
+	select {
+	case <-reading:
+	case err := <-done:
+		t.Fatalf("the read transaction ended early: %v", err)
+	}
+	if err := s.AddNote(ctx, r.ID, "called, left a message", "coach", true); err != nil {
+		t.Fatalf("a write while a read transaction is open: %v", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	ev, err := s.Events(ctx, r.ID)
+	if err != nil || len(ev) != 2 {
+		t.Fatalf("events after the note: %d, %v; want 2", len(ev), err)
+	}
+}

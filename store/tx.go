@@ -23,6 +23,7 @@ type Tx struct {
 	// back), so the next statement fails and nothing is kept.
 	wctx  context.Context
 	stmts map[string]*sqlx.Stmt // the store's statements bound to this transaction
+	src   map[string]*sqlx.Stmt // where they come from: the write pool's, or the read pool's
 }
 
 // InTx runs fn in one IMMEDIATE transaction and commits it if fn returns nil.
@@ -51,7 +52,15 @@ func (t *Tx) q(name string) *sqlx.Stmt {
 	if st, ok := t.stmts[name]; ok {
 		return st
 	}
-	st := t.tx.StmtxContext(t.ctx, t.s.q(name))
+	src := t.src
+	if src == nil {
+		src = t.s.stmts
+	}
+	base, ok := src[name]
+	if !ok {
+		panic("store: no query named " + name)
+	}
+	st := t.tx.StmtxContext(t.ctx, base)
 	if t.stmts == nil {
 		t.stmts = map[string]*sqlx.Stmt{}
 	}
