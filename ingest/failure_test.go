@@ -223,7 +223,8 @@ func TestDiskFullKeepsMailInInbox(t *testing.T) {
 
 // TestUIDValidityChange: the server recreates the mailbox (a new
 // UIDVALIDITY) holding copies of messages already taken in and one new one:
-// the copies are recognised by their hash and not answered again.
+// the copies are recognised by their hash and not answered again, the
+// oversize one (never fetched) by the hash of its header and its size.
 func TestUIDValidityChange(t *testing.T) {
 	m := startMem(t, rev2)
 	cfg := testConfig(t, m.addr)
@@ -235,10 +236,14 @@ func TestUIDValidityChange(t *testing.T) {
 	}
 	st := openStore(t, cfg)
 	a, b := referral(maria, "Referral A", goodRef), referral(maria, "Referral B", "Client name: Luis Ortega\nPhone: 555-013-7788\nZIP: 60601\nConsent: yes\n")
+	big := referral(maria, "Huge", goodRef+"\nNotes: "+strings.Repeat("x", 70<<10)+"\n")
 	m.appendMsg(t, "Referrals", a)
 	m.appendMsg(t, "Referrals", b)
+	m.appendMsg(t, "Referrals", big)
 	runDaemon(t, cfg, st, nil)
-	eventually(t, 10*time.Second, "first messages not taken in", func() bool { return m.count(t, "Processed") == 2 })
+	eventually(t, 10*time.Second, "first messages not taken in", func() bool {
+		return m.count(t, "Processed") == 2 && m.count(t, "Quarantine") == 1
+	})
 	// The mailbox is deleted and made again; an old backup is restored
 	// into it with one message that is new.
 	if err := c.Delete("Referrals").Wait(); err != nil {
@@ -248,19 +253,23 @@ func TestUIDValidityChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.appendMsg(t, "Referrals", a)
+	m.appendMsg(t, "Referrals", big)
 	m.appendMsg(t, "Referrals", b)
 	m.appendMsg(t, "Referrals", referral(maria, "Referral C", "Client name: Terrence Hall\nPhone: 555-014-9999\nZIP: 60601\nConsent: yes\n"))
 	eventually(t, 20*time.Second, "recreated mailbox not emptied", func() bool { return m.count(t, "Referrals") == 0 })
 	if n := countRows(t, st, "SELECT count(*) FROM referrals"); n != 3 {
 		t.Errorf("%d referrals, want 3", n)
 	}
-	if n := countRows(t, st, "SELECT count(*) FROM outbox"); n != 3 {
-		t.Errorf("%d replies, want 3: the copies must not be answered again", n)
+	if n := countRows(t, st, "SELECT count(*) FROM outbox"); n != 4 {
+		t.Errorf("%d replies, want 4 (three referrals, one too-large): the copies must not be answered again", n)
 	}
 	if n := countRows(t, st, "SELECT count(DISTINCT uidvalidity) FROM messages"); n != 2 {
 		t.Errorf("messages under %d UIDVALIDITYs, want 2", n)
 	}
-	if n := countRows(t, st, "SELECT count(*) FROM messages WHERE reason LIKE 'copy of M-%'"); n != 2 {
-		t.Errorf("%d messages recognised as copies, want 2", n)
+	if n := countRows(t, st, "SELECT count(*) FROM messages WHERE reason LIKE 'copy of M-%'"); n != 3 {
+		t.Errorf("%d messages recognised as copies, want 3", n)
+	}
+	if n := m.count(t, "Quarantine"); n != 2 {
+		t.Errorf("Quarantine holds %d messages, want the oversize one twice", n)
 	}
 }

@@ -20,9 +20,10 @@ type Inbound struct {
 	Size        int64  // RFC822.SIZE
 	Received    time.Time
 
-	spooled *spoolFile // the message, when above spoolAbove
-	sum     [32]byte   // its SHA-256, taken as it was spooled
-	prep    *prepared  // what Prepare worked out; nil until then
+	oversize bool       // its literal went past max_message_size: only Header was kept
+	spooled  *spoolFile // the message, when above spoolAbove
+	sum      [32]byte   // its SHA-256, taken as it was spooled
+	prep     *prepared  // what Prepare worked out; nil until then
 }
 
 // fetched tells whether the message itself was fetched (held or spooled).

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -180,11 +181,22 @@ func (p *Processor) insertMessage(c *chunk, m *store.Message, in *Inbound) error
 // machine, not a sender failing authentication, within the reply cap) is
 // asked politely to send the form separately.
 func (p *Processor) tooLarge(c *chunk, m *store.Message, header []byte) (Processed, error) {
-	m.SHA256 = fmt.Sprintf("unfetched:%s:%d:%d", m.Mailbox, m.UIDValidity, m.UID)
 	m.Disposition = store.DispQuarantined
 	m.Reason = fmt.Sprintf("too large: %d bytes (limit %d)", m.Size, int64(p.cfg.Intake.MaxMessageSize))
 	if len(header) == 0 {
+		m.SHA256 = fmt.Sprintf("unfetched:%s:%d:%d", m.Mailbox, m.UIDValidity, m.UID)
 		return p.insertOnly(c, m, nil)
+	}
+	// Keyed by its header and size, not its UID: the same message seen
+	// again after the server recreated the mailbox (a new UIDVALIDITY) is
+	// a copy, and is not answered twice.
+	sum := sha256.Sum256(header)
+	m.SHA256 = fmt.Sprintf("unfetched:%x:%d", sum, m.Size)
+	if prior, err := c.MessageBySHA(m.SHA256); err == nil {
+		m.Reason = "copy of " + prior.Ref() + ", already processed; " + m.Reason
+		return p.insertOnly(c, m, nil)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return Processed{}, err
 	}
 	msg, err := safeParse(bytes.NewReader(append(bytes.TrimRight(header, "\r\n"), "\r\n\r\n"...)), p.opt, p.cfg.Intake.ParseTimeout.Duration)
 	if err != nil {

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -279,11 +280,14 @@ func (d *Daemon) fetchSection(c *imapclient.Client, msgs []*imapclient.FetchMess
 			}
 		}
 		meta, ok := byUID[uid]
-		if !ok || !in.fetched() {
+		if !ok || !(in.fetched() || in.oversize) {
 			in.release()
 			continue // a message expunged meanwhile: nothing to take in
 		}
-		in.UID, in.Size, in.Received = uint32(uid), meta.RFC822Size, meta.InternalDate
+		in.UID, in.Received = uint32(uid), meta.InternalDate
+		if !in.oversize || in.Size < meta.RFC822Size { // (an oversize literal's size is kept)
+			in.Size = meta.RFC822Size
+		}
 		out = append(out, fetched{in: in})
 	}
 	if err := cmd.Close(); err != nil {
@@ -323,6 +327,26 @@ func (d *Daemon) readBody(in *Inbound, lit imap.LiteralReader, max int64, whole 
 			return err
 		}
 		in.Raw = b
+	case whole && n >= max:
+		// Larger than the limit although RFC822.SIZE said otherwise: a
+		// truncated message is never stored; it is taken as too large,
+		// from its header (the rest of the literal is discarded unread).
+		b, err := io.ReadAll(io.LimitReader(lit, headerBytes))
+		if err != nil {
+			return err
+		}
+		in.Header, in.oversize, in.Size = headerOf(b), true, n
+	case whole:
+		// A literal of no stated size: the same, found by reading.
+		b, err := io.ReadAll(io.LimitReader(lit, max))
+		if err != nil {
+			return err
+		}
+		if int64(len(b)) < max {
+			in.Raw = b
+			break
+		}
+		in.Header, in.oversize, in.Size = headerOf(b), true, int64(len(b))
 	default:
 		b, err := io.ReadAll(io.LimitReader(lit, max))
 		if err != nil {
@@ -331,6 +355,18 @@ func (d *Daemon) readBody(in *Inbound, lit imap.LiteralReader, max int64, whole 
 		in.Raw = b
 	}
 	return nil
+}
+
+// headerOf returns the header of a message's first bytes, at most
+// headerBytes of it.
+func headerOf(b []byte) []byte {
+	b = b[:min(len(b), headerBytes)]
+	for _, sep := range []string{"\r\n\r\n", "\n\n"} {
+		if i := bytes.Index(b, []byte(sep)); i >= 0 {
+			return bytes.Clone(b[:i+len(sep)])
+		}
+	}
+	return bytes.Clone(b)
 }
 
 // prepareAll prepares messages in parallel, one worker per core.

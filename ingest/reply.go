@@ -74,7 +74,8 @@ var (
 
 // ScrubSubject returns the subject to answer with: prefixes and old
 // references removed, and "Referral" instead when it names a client beyond
-// the first name, or carries a number or address that could be personal.
+// the first name, carries a number or address that could be personal, or
+// when a result has no client name to check it against.
 func ScrubSubject(subject string, results []Result) string {
 	s := subjectRef.ReplaceAllString(subjectPrefix.ReplaceAllString(subject, ""), "")
 	s = strings.Join(strings.Fields(s), " ")
@@ -82,8 +83,11 @@ func ScrubSubject(subject string, results []Result) string {
 		return "Referral"
 	}
 	words := strings.Fields(strings.ToLower(s))
+	named := len(results) > 0
 	for _, rr := range results {
-		_, rest := nameParts(strings.ToLower(rr.Candidate.Fields["client_name"]))
+		name := strings.ToLower(rr.Candidate.Fields["client_name"])
+		named = named && strings.TrimSpace(name) != ""
+		_, rest := nameParts(name)
 		for _, part := range rest { // the first name may be written
 			for _, w := range words {
 				if strings.Trim(w, ".,;:!?()[]\"'") == part {
@@ -91,6 +95,12 @@ func ScrubSubject(subject string, results []Result) string {
 				}
 			}
 		}
+	}
+	if !named {
+		// Without every client's name to look for (an unknown sender, a
+		// message too large to read, a referral missing the name), nothing
+		// tells whether the subject names someone.
+		return "Referral"
 	}
 	return s
 }

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -283,5 +284,43 @@ func TestReleaseALargeHeldMessage(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(in.proc.spool.dir); len(left) != 0 {
 		t.Errorf("%d files left in the spool", len(left))
+	}
+}
+
+// sizedLiteral is a fetched literal as go-imap hands it over: a reader
+// that knows its size (-1 when the server gave none).
+type sizedLiteral struct {
+	*bytes.Reader
+	size int64
+}
+
+func (l sizedLiteral) Size() int64 { return l.size }
+
+// A literal longer than max_message_size although RFC822.SIZE was under it
+// (a server whose size cache is wrong) is taken as too large, from its
+// header: a truncated message is never stored as if it were whole.
+func TestLiteralOverTheLimitIsTooLargeNeverTruncated(t *testing.T) {
+	raw := referral(maria, "Huge", goodRef+"\nNotes: "+strings.Repeat("x", 4000)+"\n")
+	hdrEnd := bytes.Index(raw, []byte("\r\n\r\n")) + 4
+	d := &Daemon{proc: &Processor{spoolAbove: 1 << 20}}
+	for _, size := range []int64{int64(len(raw)), -1} {
+		var in Inbound
+		if err := d.readBody(&in, sizedLiteral{bytes.NewReader(raw), size}, 1000, true); err != nil {
+			t.Fatal(err)
+		}
+		if in.fetched() || !in.oversize {
+			t.Errorf("size %d: fetched=%v oversize=%v, want a message too large and not fetched", size, in.fetched(), in.oversize)
+		}
+		if !bytes.Equal(in.Header, raw[:hdrEnd]) {
+			t.Errorf("size %d: header kept = %q, want the message's header", size, in.Header)
+		}
+		if in.Size < 1000 {
+			t.Errorf("size %d: Size = %d, want at least the limit", size, in.Size)
+		}
+	}
+	// Within the limit it is read whole.
+	var in Inbound
+	if err := d.readBody(&in, sizedLiteral{bytes.NewReader(raw), -1}, int64(len(raw))+1, true); err != nil || !bytes.Equal(in.Raw, raw) {
+		t.Errorf("a message within the limit: %d bytes read, %v", len(in.Raw), err)
 	}
 }

@@ -344,6 +344,13 @@ func TestScrubSubject(t *testing.T) {
 			t.Errorf("ScrubSubject(%q) = %q, want %q", in, got, want)
 		}
 	}
+	// No client name to check against (unknown sender, too large, a
+	// needs-info without the name): the subject is never echoed.
+	for _, rs := range [][]Result{nil, {{Candidate: candidate("")}}, {{Candidate: candidate("Luis Ortega")}, {Candidate: candidate("")}}} {
+		if got := ScrubSubject("Referral for Dana Whitfield", rs); got != "Referral" {
+			t.Errorf("ScrubSubject with no client name = %q, want Referral", got)
+		}
+	}
 }
 
 func candidate(name string) parse.Candidate {
