@@ -13,7 +13,7 @@ import (
 // phone, date of birth or notes.
 func replyItem(rr Result) store.ReplyItem {
 	f := rr.Candidate.Fields
-	item := store.ReplyItem{Decision: rr.Decision, CaseID: f["partner_case_id"], Client: Initials(f["client_name"]),
+	item := store.ReplyItem{Decision: rr.Decision, CaseID: f["partner_case_id"], Client: parse.ShortName(f["client_name"]),
 		Reason: rr.Reason, Missing: rr.Missing}
 	item.Source = replySource(rr.Candidate.Source)
 	if rr.Decision == NeedsInfo {
@@ -23,31 +23,6 @@ func replyItem(rr Result) store.ReplyItem {
 		item.Service = &store.ServiceInfo{ID: s.ID, Name: s.Name, Contact: s.Contact, Email: s.Email, About: s.About}
 	}
 	return item
-}
-
-// Initials gives "Dana W." for "Dana Whitfield" and "Dana" for "Dana";
-// "Whitfield, Dana" is read as last, first.
-func Initials(name string) string {
-	first, rest := nameParts(name)
-	if len(rest) == 0 {
-		return first
-	}
-	last := []rune(rest[len(rest)-1])
-	return first + " " + strings.ToUpper(string(last[0])) + "."
-}
-
-// nameParts splits a name into the first name and the rest; "Whitfield,
-// Dana" is read as last, first.
-func nameParts(name string) (string, []string) {
-	name = strings.TrimSpace(name)
-	if last, first, ok := strings.Cut(name, ","); ok {
-		name = strings.TrimSpace(first) + " " + strings.TrimSpace(last)
-	}
-	parts := strings.Fields(name)
-	if len(parts) == 0 {
-		return "", nil
-	}
-	return parts[0], parts[1:]
 }
 
 // references is the References of a reply: the parent's References plus its
@@ -87,7 +62,7 @@ func ScrubSubject(subject string, results []Result) string {
 	for _, rr := range results {
 		name := strings.ToLower(rr.Candidate.Fields["client_name"])
 		named = named && strings.TrimSpace(name) != ""
-		_, rest := nameParts(name)
+		_, rest := parse.NameParts(name)
 		for _, part := range rest { // the first name may be written
 			for _, w := range words {
 				if strings.Trim(w, ".,;:!?()[]\"'") == part {

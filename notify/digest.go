@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"refdesk/configs"
+	"refdesk/parse"
 	"refdesk/store"
 )
 
@@ -99,7 +100,7 @@ func BuildDigest(ctx context.Context, cfg *configs.Config, src DigestSource, day
 	g := &Digest{Date: due.Format(time.DateOnly), DateName: due.Format("Monday, January 2"),
 		Since: prev.Format("Monday 15:04"), PromiseDays: cfg.Program.FirstContactDays, NeedsInfoDays: cfg.Digest.NeedsInfoDays}
 	ref := func(r store.Facts, note string) DigestRef {
-		return DigestRef{Ref: r.Ref(), Partner: r.PartnerID, Client: ShortName(r.ClientName), Status: r.Status, Note: note}
+		return DigestRef{Ref: r.Ref(), Partner: r.PartnerID, Client: parse.ShortName(r.ClientName), Status: r.Status, Note: note}
 	}
 	for _, r := range d.New {
 		note := decisionWords(r.Decision)

@@ -7,9 +7,9 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode"
 
 	"refdesk/configs"
+	"refdesk/parse"
 	"refdesk/store"
 )
 
@@ -246,7 +246,7 @@ func BuildReport(ctx context.Context, cfg *configs.Config, src ReportSource, p *
 			rep.Unlisted++
 			continue
 		}
-		l := Line{CaseID: r.PartnerCaseID, Initials: Initials(r.ClientName), Received: r.ReceivedAt.In(loc).Format(time.DateOnly),
+		l := Line{CaseID: r.PartnerCaseID, Initials: parse.Initials(r.ClientName), Received: r.ReceivedAt.In(loc).Format(time.DateOnly),
 			Decision: r.Decision, Status: r.Status, Outcomes: strings.Join(byReferral[r.ID], "; ")}
 		if r.FirstContactAt != nil {
 			l.FirstContact = r.FirstContactAt.In(loc).Format(time.DateOnly)
@@ -316,48 +316,6 @@ func orderedCounts(m map[string]int, names []string, words func(string) string) 
 		add(n)
 	}
 	return out
-}
-
-// Initials are what a partner report shows of a client: "D.W." for "Dana
-// Whitfield" (or "Whitfield, Dana"); never more of the name.
-func Initials(name string) string {
-	name = strings.TrimSpace(name)
-	if last, first, ok := strings.Cut(name, ","); ok {
-		name = first + " " + last
-	}
-	parts := strings.Fields(name)
-	var b strings.Builder
-	for i, p := range parts {
-		if i != 0 && i != len(parts)-1 {
-			continue
-		}
-		for _, r := range p {
-			if unicode.IsLetter(r) {
-				b.WriteRune(unicode.ToUpper(r))
-				b.WriteByte('.')
-				break
-			}
-		}
-	}
-	return b.String()
-}
-
-// ShortName is how the coach digest names a client: first name and last
-// initial ("Dana W."), as replies do.
-func ShortName(name string) string {
-	name = strings.TrimSpace(name)
-	if last, first, ok := strings.Cut(name, ","); ok {
-		name = first + " " + last
-	}
-	parts := strings.Fields(name)
-	switch len(parts) {
-	case 0:
-		return ""
-	case 1:
-		return parts[0]
-	}
-	last := []rune(parts[len(parts)-1])
-	return parts[0] + " " + strings.ToUpper(string(last[0])) + "."
 }
 
 // HumanDuration says a duration the way people do: "under a minute",
