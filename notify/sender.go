@@ -325,7 +325,9 @@ func NewClient(ctx context.Context, cfg configs.SMTP, tokens *oauth.Source) (*go
 	if err != nil {
 		return nil, fmt.Errorf("smtp: %w", err)
 	}
-	opts := []gomail.Option{gomail.WithPort(port), gomail.WithTimeout(cfg.Timeout.Duration), gomail.WithHELO("localhost"),
+	// EHLO names this host (go-mail's default: os.Hostname), as mail
+	// software does; some servers refuse "localhost".
+	opts := []gomail.Option{gomail.WithPort(port), gomail.WithTimeout(cfg.Timeout.Duration),
 		gomail.WithTLSConfig(tlsCfg)}
 	switch cfg.Security {
 	case "tls":
