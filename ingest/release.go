@@ -9,6 +9,10 @@ import (
 	"refdesk/store"
 )
 
+// ErrUnknownSender is Release's error for a message from no partner: say
+// which partner it is from (Options.Partner).
+var ErrUnknownSender = errors.New("unknown sender: not a registered partner")
+
 // Release processes a held or quarantined message again on a coach's word,
 // with triage options that lift what held it.
 func (p *Processor) Release(ctx context.Context, st *store.Store, id int64, opt Options, by string) (Processed, error) {
@@ -44,6 +48,9 @@ func (p *Processor) Release(ctx context.Context, st *store.Store, id int64, opt 
 			return err
 		}
 		if out.Disposition == store.DispHeld || out.Disposition == store.DispQuarantined {
+			if out.Partner == nil {
+				return fmt.Errorf("%s would be %s again: %w", m.Ref(), out.Disposition, ErrUnknownSender)
+			}
 			return fmt.Errorf("%s would be %s again: %s", m.Ref(), out.Disposition, out.Reason)
 		}
 		partner := ""

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -76,7 +77,7 @@ partner it belongs to with --partner.`,
 			}
 			res, err := ingest.NewProcessor(cfg).Release(cmd.Context(), st, id, opt, a.who())
 			if err != nil {
-				if strings.Contains(err.Error(), "unknown sender") && partner == "" {
+				if errors.Is(err, ingest.ErrUnknownSender) {
 					return fmt.Errorf("%w (say which partner it is from with --partner)", err)
 				}
 				return notFound(err, "held or quarantined message M-"+strconv.FormatInt(id, 10))
