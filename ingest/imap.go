@@ -49,9 +49,6 @@ func NewDaemon(cfg *configs.Config, st *store.Store, proc *Processor, log *slog.
 		tokens: oauth.New("imap", cfg.IMAP.Server), moveMin: moveMin}
 }
 
-// Tokens is the daemon's OAuth2 token source (nil without OAuth2).
-func (d *Daemon) Tokens() *oauth.Source { return d.tokens }
-
 // errRenew ends a session whose OAuth2 token is about to expire: the next
 // one logs in with a fresh token. It is not a failure.
 var errRenew = errors.New("access token due for renewal")

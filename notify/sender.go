@@ -87,9 +87,6 @@ func NewSender(cfg *configs.Config, out Outbox, r *Renderer, log *slog.Logger) *
 		tokens: oauth.New("smtp", cfg.SMTP.Server)}
 }
 
-// Tokens is the sender's OAuth2 token source (nil without OAuth2).
-func (s *Sender) Tokens() *oauth.Source { return s.tokens }
-
 // Wake tells the sender there is new mail to send; it never blocks.
 func (s *Sender) Wake() {
 	select {

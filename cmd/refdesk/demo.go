@@ -61,7 +61,12 @@ func (a *app) runDemo(ctx context.Context, once bool) error {
 	pw := make([]byte, 12)
 	rand.Read(pw)
 	password := hex.EncodeToString(pw)
-	os.Setenv(cfg.IMAP.PasswordEnv, password) // the demo's own in-memory mailbox
+	// The demo's own in-memory mailbox; its password in a 0600 file that
+	// goes with the temporary directory.
+	cfg.IMAP.PasswordEnv, cfg.IMAP.PasswordFile = "", filepath.Join(dir, "imap-password")
+	if err := os.WriteFile(cfg.IMAP.PasswordFile, []byte(password), 0o600); err != nil {
+		return err
+	}
 	srv, err := demo.Start(cfg.IMAP.Username, password, cfg.IMAP.Address, cfg.SMTP.Address)
 	if err != nil {
 		return fmt.Errorf("demo servers: %w", err)
