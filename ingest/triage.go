@@ -426,7 +426,7 @@ func (t *Triager) authFailure(msg *parse.Message, p *configs.Partner, rep *DKIMR
 
 // followUpTarget finds the referral a message answers: by In-Reply-To and
 // References, else by a [R-nnnn] in the subject of a referral of the same
-// partner.
+// partner. It returns nil and no error when the message answers none.
 func (t *Triager) followUpTarget(msg *parse.Message, p *configs.Partner, lk Lookups) (*store.Referral, error) {
 	ids := append(append([]string(nil), msg.InReplyTo...), msg.References...)
 	r, err := lk.ReferralByThread(ids)

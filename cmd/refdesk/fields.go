@@ -25,7 +25,8 @@ type fieldJSON struct {
 }
 
 // optionalConfig loads the config when there is one: these commands also
-// serve a caseworker's question on a machine with no refdesk.toml.
+// serve a caseworker's question on a machine with no refdesk.toml. It
+// returns nil and no error when none was named and the default is absent.
 func (a *app) optionalConfig() (*configs.Config, error) {
 	if a.configPath == "" && os.Getenv("REFDESK_CONFIG") == "" {
 		if _, err := os.Stat(a.path()); errors.Is(err, fs.ErrNotExist) {
