@@ -962,3 +962,19 @@ parse_timeout = "0s"            # bad intake.parse_timeout
 		}
 	}
 }
+
+func TestReplyAddressAndDomain(t *testing.T) {
+	for from, want := range map[string][2]string{
+		"Eastside Financial Coaching <Referrals@Eastside.example>": {"referrals@eastside.example", "eastside.example"},
+		"referrals@eastside.example":                               {"referrals@eastside.example", "eastside.example"},
+		"not an address":                                           {"", "refdesk.invalid"},
+	} {
+		p := configs.Program{ReplyFrom: from}
+		if got := p.ReplyAddress(); got != want[0] {
+			t.Errorf("ReplyAddress(%q) = %q, want %q", from, got, want[0])
+		}
+		if got := p.ReplyDomain(); got != want[1] {
+			t.Errorf("ReplyDomain(%q) = %q, want %q", from, got, want[1])
+		}
+	}
+}

@@ -2,6 +2,7 @@ package configs
 
 import (
 	"fmt"
+	"net/mail"
 	"strconv"
 	"strings"
 	"time"
@@ -44,6 +45,25 @@ type Program struct {
 	FirstContactDays int      `toml:"first_contact_days"`
 	Capacity         int      `toml:"capacity"`
 	Coaches          []string `toml:"coaches"`
+}
+
+// ReplyAddress is the address of reply_from, lower-cased ("" when it is not
+// an address; Validate refuses that).
+func (p Program) ReplyAddress() string {
+	a, err := mail.ParseAddress(p.ReplyFrom)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(a.Address)
+}
+
+// ReplyDomain is the domain of reply_from, for the Message-IDs refdesk
+// makes ("refdesk.invalid" when there is none).
+func (p Program) ReplyDomain() string {
+	if _, d, ok := strings.Cut(p.ReplyAddress(), "@"); ok && d != "" {
+		return d
+	}
+	return "refdesk.invalid"
 }
 
 // Database says where the SQLite file lives.

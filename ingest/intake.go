@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/mail"
 	"slices"
 	"strings"
 
@@ -42,10 +41,7 @@ type Processor struct {
 
 // NewProcessor builds the intake pipeline for cfg.
 func NewProcessor(cfg *configs.Config) *Processor {
-	domain := "refdesk.invalid"
-	if a, err := mail.ParseAddress(cfg.Program.ReplyFrom); err == nil {
-		domain = a.Address[strings.LastIndexByte(a.Address, '@')+1:]
-	}
+	domain := cfg.Program.ReplyDomain()
 	return &Processor{
 		cfg:     cfg,
 		triager: NewTriager(cfg),

@@ -25,8 +25,8 @@ func autoSubmitted(kind string) string {
 
 // LoopValue is what refdesk writes in its loop header: the reply address.
 func LoopValue(cfg *configs.Config) string {
-	if a, err := mail.ParseAddress(cfg.Program.ReplyFrom); err == nil {
-		return strings.ToLower(a.Address)
+	if a := cfg.Program.ReplyAddress(); a != "" {
+		return a
 	}
 	return "refdesk"
 }

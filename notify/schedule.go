@@ -175,18 +175,8 @@ func outRow(cfg *configs.Config, kind, key string, to []string, snapshot any) (*
 			list[i] = a.String()
 		}
 	}
-	return &store.OutMsg{Kind: kind, MessageID: store.NewMessageID(Domain(cfg)), DedupeKey: &key,
+	return &store.OutMsg{Kind: kind, MessageID: store.NewMessageID(cfg.Program.ReplyDomain()), DedupeKey: &key,
 		To: strings.Join(list, ", "), Data: data}, nil
-}
-
-// Domain is the domain of the program's reply address (for Message-IDs).
-func Domain(cfg *configs.Config) string {
-	if a, err := mail.ParseAddress(cfg.Program.ReplyFrom); err == nil {
-		if i := strings.LastIndexByte(a.Address, '@'); i >= 0 {
-			return a.Address[i+1:]
-		}
-	}
-	return "refdesk.invalid"
 }
 
 // Scheduler queues the monthly partner reports and the daily coach digest
