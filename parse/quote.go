@@ -220,6 +220,30 @@ func headerBlock(lines []string) bool {
 // signature marker.
 const maxMarkerLine = 400
 
+// valedictMax is the most characters other than white space and ",.!" in
+// a line valedictRE matches: an optional dash, then the longest
+// valediction without its spaces ("thanksinadvance").
+const valedictMax = 1 + len("thanksinadvance")
+
+// mayBeValediction is false for a line valedictRE cannot match: one with
+// more than valedictMax characters besides its white space (\s: ASCII
+// only) and ",.!". The regexp costs in proportion to the line even when
+// its first letter fails, and most short lines of a body are longer than
+// that; the regexp decides the rest (FuzzValediction).
+func mayBeValediction(t string) bool {
+	n := 0
+	for _, r := range t {
+		switch r {
+		case ' ', '\t', '\n', '\f', '\r', ',', '.', '!':
+			continue
+		}
+		if n++; n > valedictMax {
+			return false
+		}
+	}
+	return true
+}
+
 // cleanSegment drops quoted lines and "Sent from" lines, and cuts a
 // signature ("-- ") or everything from a valediction line on. A valediction
 // before any content ("Thanks!" opening the mail) is kept.
@@ -236,7 +260,7 @@ func cleanSegment(lines []string) []string {
 			continue
 		case strings.TrimRight(raw, " \t") == "--":
 			return out // RFC 3676 §4.3 signature separator
-		case content && short && t != "" && !strings.ContainsAny(t, ":@0123456789") && valedictRE.MatchString(t):
+		case content && short && t != "" && !strings.ContainsAny(t, ":@0123456789") && mayBeValediction(t) && valedictRE.MatchString(t):
 			return out
 		}
 		if t != "" && !(short && strings.ContainsRune("hHdDgG", rune(t[0])) && greetingRE.MatchString(t)) {

@@ -1,6 +1,9 @@
 package parse
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestStripQuoted(t *testing.T) {
 	tests := []struct{ name, text, want string }{
@@ -51,4 +54,33 @@ func TestStripQuotedForward(t *testing.T) {
 	if got := StripQuoted(text); got != "Please see below." {
 		t.Errorf("StripQuoted (a reply) = %q", got)
 	}
+}
+
+// Every valediction valedictRE knows, with a dash, wide spaces and
+// punctuation, passes mayBeValediction (valedictMax is long enough).
+func TestValedictionFilterKeepsEveryValediction(t *testing.T) {
+	src := valedictRE.String()
+	alts := src[strings.Index(src, `\s*(`)+4 : strings.Index(src, `)\s*[,.!]`)]
+	for _, a := range strings.Split(alts, "|") {
+		line := "— " + strings.ReplaceAll(a, `\s+`, " \t ") + " ,.!! "
+		if !valedictRE.MatchString(line) {
+			t.Fatalf("valedictRE does not match %q: the test reads the regexp wrong", line)
+		}
+		if !mayBeValediction(line) || !mayBeValediction(strings.ToUpper(line)) {
+			t.Errorf("mayBeValediction(%q) = false", line)
+		}
+	}
+}
+
+// mayBeValediction is false only where valedictRE does not match.
+func FuzzValediction(f *testing.F) {
+	for _, s := range []string{"Thanks!", "— thank  you so much.", "-Thanks in advance!!", "ſincerely yourſ", "\u212aind regards",
+		"Best time to call: weekday mornings", "asked about credit building and opening a bank account", "v/r", "thanks\v", "thanks\u00a0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if valedictRE.MatchString(s) && !mayBeValediction(s) {
+			t.Errorf("mayBeValediction(%q) = false, valedictRE matches", s)
+		}
+	})
 }
