@@ -204,13 +204,21 @@ func subjectSignal(subject string) string {
 		return `"AUTO:" (Lotus Notes auto-reply)`
 	}
 	f := foldSubject(subject)
-	if m := autoSubjectRE.FindString(f); m != "" {
-		return `"` + m + `" (auto-reply)`
+	// autoSubjectRE and autoPhraseRE need a colon, autoBracketRE a bracket:
+	// a subject without one is not run through them (the usual subject has
+	// neither, and each regexp costs in proportion to it).
+	colon := strings.IndexByte(f, ':') >= 0
+	if colon {
+		if m := autoSubjectRE.FindString(f); m != "" {
+			return `"` + m + `" (auto-reply)`
+		}
 	}
-	if m := autoBracketRE.FindString(f); m != "" {
-		return `"` + m + `" (auto-reply)`
+	if strings.ContainsAny(f, "[(") {
+		if m := autoBracketRE.FindString(f); m != "" {
+			return `"` + m + `" (auto-reply)`
+		}
 	}
-	if !replyPrefixRE.MatchString(f) {
+	if colon && !replyPrefixRE.MatchString(f) {
 		if m := autoPhraseRE.FindString(f); m != "" {
 			return `"` + m + `" (auto-reply)`
 		}

@@ -189,3 +189,40 @@ func FuzzMailDate(f *testing.F) {
 		}
 	})
 }
+
+// subjectSignalRegexps is subjectSignal as it was, every regexp tried on
+// every subject: FuzzSubjectSignal compares the two.
+func subjectSignalRegexps(subject string) string {
+	if lotusAutoRE.MatchString(strings.TrimSpace(subject)) {
+		return `"AUTO:" (Lotus Notes auto-reply)`
+	}
+	f := foldSubject(subject)
+	if m := autoSubjectRE.FindString(f); m != "" {
+		return `"` + m + `" (auto-reply)`
+	}
+	if m := autoBracketRE.FindString(f); m != "" {
+		return `"` + m + `" (auto-reply)`
+	}
+	if !replyPrefixRE.MatchString(f) {
+		if m := autoPhraseRE.FindString(f); m != "" {
+			return `"` + m + `" (auto-reply)`
+		}
+	}
+	if m := bounceSubjectRE.FindString(f); m != "" {
+		return `"` + m + `" (delivery failure)`
+	}
+	return ""
+}
+
+func FuzzSubjectSignal(f *testing.F) {
+	for _, s := range []string{"", "New referral 12", "Automatic reply: Out", "Out of Office: back Monday", "Re: automatic reply: x",
+		"[Auto-Reply] hello", "(Automatic Response)", "Arpus biroja atrasanas automatiska atbilde: x", "AUTO: away",
+		"Undeliverable: referral", "*** Delivery failure", "Réponse automatique : absent", "Automatische Antwort：x", "FW: auto reply:"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := subjectSignal(s), subjectSignalRegexps(s); got != want {
+			t.Errorf("subjectSignal(%q) = %q, every regexp: %q", s, got, want)
+		}
+	})
+}
