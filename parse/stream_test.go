@@ -40,54 +40,76 @@ func TestAttachmentSinks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		plain, perr := Parse(bytes.NewReader(raw), Options{})
-		for _, readBack := range []bool{false, true} {
-			var sinks []io.Writer
-			opt := Options{Attachment: func(info AttachmentInfo) (io.Writer, error) {
-				var s io.Writer = &bufferSink{}
-				if readBack {
-					s = &readerAtSink{}
-				}
-				sinks = append(sinks, s)
-				return s, nil
-			}}
-			m, err := Parse(bytes.NewReader(raw), opt)
-			if (err == nil) != (perr == nil) || err != nil && err.Error() != perr.Error() {
-				t.Errorf("%s: error %v, without a sink %v", name, err, perr)
-				continue
+		checkSinks(t, name, raw)
+	}
+}
+
+// FuzzAttachmentSinks is TestAttachmentSinks on arbitrary messages: intake
+// parses a large message with sinks (spool files), refdesk parse and small
+// messages without; both must come to the same result.
+func FuzzAttachmentSinks(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.eml"))
+	for _, name := range files {
+		raw, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(raw)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) { checkSinks(t, "message", raw) })
+}
+
+// checkSinks parses raw without a sink, with a sink, and with a sink that
+// gives the bytes back, and wants the same result from each.
+func checkSinks(t *testing.T, name string, raw []byte) {
+	t.Helper()
+	plain, perr := Parse(bytes.NewReader(raw), Options{})
+	for _, readBack := range []bool{false, true} {
+		var sinks []io.Writer
+		opt := Options{Attachment: func(info AttachmentInfo) (io.Writer, error) {
+			var s io.Writer = &bufferSink{}
+			if readBack {
+				s = &readerAtSink{}
 			}
-			if err != nil {
-				continue
+			sinks = append(sinks, s)
+			return s, nil
+		}}
+		m, err := Parse(bytes.NewReader(raw), opt)
+		if (err == nil) != (perr == nil) || err != nil && err.Error() != perr.Error() {
+			t.Errorf("%s: error %v, without a sink %v", name, err, perr)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		if len(m.Attachments) != len(plain.Attachments) {
+			t.Errorf("%s: %d attachments, without a sink %d", name, len(m.Attachments), len(plain.Attachments))
+			continue
+		}
+		for i, a := range m.Attachments {
+			p := plain.Attachments[i]
+			var got []byte
+			switch s := a.Sink.(type) {
+			case *bufferSink:
+				got = s.Bytes()
+			case *readerAtSink:
+				got = s.Bytes()
+			default:
+				t.Fatalf("%s: attachment %d has sink %T", name, i, a.Sink)
 			}
-			if len(m.Attachments) != len(plain.Attachments) {
-				t.Errorf("%s: %d attachments, without a sink %d", name, len(m.Attachments), len(plain.Attachments))
-				continue
+			if a.Data != nil || int64(len(got)) != a.Size || a.Size != p.Size || p.Data != nil && !bytes.Equal(got, p.Data) {
+				t.Errorf("%s: attachment %q: %d bytes in the sink, size %d; without a sink size %d", name, a.Filename, len(got), a.Size, p.Size)
 			}
-			for i, a := range m.Attachments {
-				p := plain.Attachments[i]
-				var got []byte
-				switch s := a.Sink.(type) {
-				case *bufferSink:
-					got = s.Bytes()
-				case *readerAtSink:
-					got = s.Bytes()
-				default:
-					t.Fatalf("%s: attachment %d has sink %T", name, i, a.Sink)
-				}
-				if a.Data != nil || int64(len(got)) != a.Size || a.Size != p.Size || p.Data != nil && !bytes.Equal(got, p.Data) {
-					t.Errorf("%s: attachment %q: %d bytes in the sink, size %d; without a sink size %d", name, a.Filename, len(got), a.Size, p.Size)
-				}
-				a.Sink, a.Data, p.Data = nil, nil, nil
-				if !reflect.DeepEqual(a, p) {
-					t.Errorf("%s: attachment %+v, without a sink %+v", name, a, p)
-				}
+			a.Sink, a.Data, p.Data = nil, nil, nil
+			if !reflect.DeepEqual(a, p) {
+				t.Errorf("%s: attachment %+v, without a sink %+v", name, a, p)
 			}
-			if len(sinks) < len(m.Attachments) {
-				t.Errorf("%s: %d sinks for %d attachments", name, len(sinks), len(m.Attachments))
-			}
-			if !reflect.DeepEqual(m.Candidates, plain.Candidates) || !reflect.DeepEqual(m.Problems, plain.Problems) {
-				t.Errorf("%s: candidates or problems differ with a sink:\n%+v\n%+v", name, m.Candidates, plain.Candidates)
-			}
+		}
+		if len(sinks) < len(m.Attachments) {
+			t.Errorf("%s: %d sinks for %d attachments", name, len(sinks), len(m.Attachments))
+		}
+		if !reflect.DeepEqual(m.Candidates, plain.Candidates) || !reflect.DeepEqual(m.Problems, plain.Problems) {
+			t.Errorf("%s: candidates or problems differ with a sink:\n%+v\n%+v", name, m.Candidates, plain.Candidates)
 		}
 	}
 }
