@@ -90,7 +90,8 @@ func (s *Store) Referral(ctx context.Context, id int64) (*Referral, error) {
 // the read pool (DEFERRED, query_only), so it never waits for or blocks a
 // writer. A write inside fn fails.
 func (s *Store) InTxRead(ctx context.Context, fn func(*Tx) error) error {
-	if err := s.readStatements(ctx); err != nil {
+	stmts, err := s.readStatements(ctx)
+	if err != nil {
 		return err
 	}
 	tx, err := s.rdb.BeginTxx(ctx, nil)
@@ -98,7 +99,7 @@ func (s *Store) InTxRead(ctx context.Context, fn func(*Tx) error) error {
 		return fmt.Errorf("store: begin: %w", err)
 	}
 	defer tx.Rollback()
-	return fn(&Tx{s: s, tx: tx, ctx: ctx, wctx: context.WithoutCancel(ctx), src: s.rstmts})
+	return fn(&Tx{s: s, tx: tx, ctx: ctx, wctx: context.WithoutCancel(ctx), src: stmts})
 }
 
 // Events returns a referral's history, oldest first.

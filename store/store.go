@@ -64,8 +64,7 @@ type Store struct {
 	// snapshot never takes the write lock that intake and the sender wait
 	// for. Its statements are prepared on the first read transaction.
 	rdb    *sqlx.DB
-	rOnce  sync.Once
-	rErr   error
+	rmu    sync.Mutex
 	rstmts map[string]*sqlx.Stmt
 	// Now is the clock; tests replace it.
 	Now func() time.Time
@@ -210,9 +209,11 @@ func (s *Store) Close() error {
 	for _, st := range s.stmts {
 		st.Close()
 	}
+	s.rmu.Lock()
 	for _, st := range s.rstmts {
 		st.Close()
 	}
+	s.rmu.Unlock()
 	return s.closeDBs()
 }
 
@@ -431,10 +432,19 @@ func (s *Store) prepare(ctx context.Context) error {
 	return err
 }
 
-// readStatements prepares every query on the read pool, once.
-func (s *Store) readStatements(ctx context.Context) error {
-	s.rOnce.Do(func() { s.rstmts, s.rErr = prepareAll(ctx, s.rdb) })
-	return s.rErr
+// readStatements prepares every query on the read pool, once it succeeds
+// (a read cancelled meanwhile leaves it to the next one).
+func (s *Store) readStatements(ctx context.Context) (map[string]*sqlx.Stmt, error) {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	if s.rstmts == nil {
+		st, err := prepareAll(ctx, s.rdb)
+		if err != nil {
+			return nil, err
+		}
+		s.rstmts = st
+	}
+	return s.rstmts, nil
 }
 
 // prepareAll prepares every named query on db.

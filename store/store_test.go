@@ -342,3 +342,18 @@ func TestReadTransactionNeverBlocksAWriter(t *testing.T) {
 		t.Fatalf("events after the note: %d, %v; want 2", len(ev), err)
 	}
 }
+
+// A read cancelled before the read pool's statements were prepared leaves
+// nothing broken: the next read prepares them.
+func TestCancelledFirstReadDoesNotBreakTheNext(t *testing.T) {
+	s := openTest(t)
+	r := addReferral(t, s, 1, StatusAccepted, nil)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.Referral(cancelled, r.ID); err == nil {
+		t.Fatal("a read with a cancelled context succeeded")
+	}
+	if got, err := s.Referral(context.Background(), r.ID); err != nil || got.ID != r.ID {
+		t.Fatalf("the next read: %v, %v", got, err)
+	}
+}
