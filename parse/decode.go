@@ -94,8 +94,9 @@ func decodeBase64(b []byte) []byte {
 
 // A transferDecoder undoes a Content-Transfer-Encoding as the bytes come:
 // decode appends what src decodes to (after what came before) to dst, and
-// flush what is left at the end. Neither ever fails. What src decodes to
-// is never longer than src.
+// flush what is left at the end. Neither ever fails. All the pieces
+// together never decode to more than they hold, but one piece may give
+// back bytes held over from the pieces before it.
 type transferDecoder interface {
 	decode(dst, src []byte) []byte
 	flush(dst []byte) []byte
@@ -121,23 +122,50 @@ func (identityDecoder) decode(dst, src []byte) []byte { return append(dst, src..
 func (identityDecoder) flush(dst []byte) []byte       { return dst }
 
 // qpDecoder is decodeQP as the bytes come: an "=" at the end of one piece
-// waits for the next.
-type qpDecoder struct{ carry []byte }
+// waits for the next, with the spaces and tabs after it.
+type qpDecoder struct {
+	carry []byte
+	blank bool // carry is an "=" and blanks only
+}
 
 func (d *qpDecoder) decode(dst, src []byte) []byte {
 	b := src
 	if len(d.carry) > 0 {
+		// An "=" and blanks wait for what follows the blanks: more blanks
+		// join them without a scan (a long run must not be scanned again
+		// with every piece).
+		if d.blank {
+			k := 0
+			for k < len(src) && (src[k] == ' ' || src[k] == '\t') {
+				k++
+			}
+			d.carry = append(d.carry, src[:k]...)
+			if src = src[k:]; len(src) == 0 {
+				return dst
+			}
+		}
 		d.carry = append(d.carry, src...)
 		b = d.carry
 	}
 	dst, n := qpDecode(dst, b, false)
 	d.carry = append(d.carry[:0], b[n:]...)
+	d.blank = len(d.carry) > 0 && d.carry[0] == '=' && allBlank(d.carry[1:])
 	return dst
+}
+
+// allBlank tells whether b is only spaces and tabs.
+func allBlank(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' {
+			return false
+		}
+	}
+	return true
 }
 
 func (d *qpDecoder) flush(dst []byte) []byte {
 	dst, _ = qpDecode(dst, d.carry, true)
-	d.carry = d.carry[:0]
+	d.carry, d.blank = d.carry[:0], false
 	return dst
 }
 

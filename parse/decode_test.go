@@ -67,6 +67,7 @@ func decodeQPWhole(b []byte) []byte {
 // pieces feeds b to d in pieces whose sizes cycle through sizes.
 func pieces(d transferDecoder, b []byte, sizes []byte) []byte {
 	var out []byte
+	given := 0
 	for k := 0; len(b) > 0; k++ {
 		n := 1
 		if len(sizes) > 0 {
@@ -76,9 +77,9 @@ func pieces(d transferDecoder, b []byte, sizes []byte) []byte {
 			}
 		}
 		n = min(n, len(b))
-		before := len(out)
+		given += n
 		out = d.decode(out, b[:n])
-		if len(out)-before > n+3 {
+		if len(out) > given {
 			panic("decoded more than it was given")
 		}
 		b = b[n:]
@@ -88,7 +89,7 @@ func pieces(d transferDecoder, b []byte, sizes []byte) []byte {
 
 func FuzzTransferDecoders(f *testing.F) {
 	for _, s := range []string{"Q2xpZW50IG5hbWU6IERhbmE=", "QQ==Qg==", "Q2xp*ZW50!\r\nQ", "Jos=E9 Pe=F1a", "soft=  \r\nbreak=",
-		"a=3Db=\r", "= \t", "=4", "=A", "==41", "x=\r\ny=\n=", "trailing ="} {
+		"a=3Db=\r", "= \t", "=4", "=A", "==41", "x=\r\ny=\n=", "trailing =", "00=   0", "= \t \t\r\nx", "=  \t=41"} {
 		f.Add([]byte(s), []byte{0, 1, 2, 250})
 	}
 	f.Fuzz(func(t *testing.T, in, sizes []byte) {
@@ -105,4 +106,21 @@ func FuzzTransferDecoders(f *testing.F) {
 			t.Fatalf("quoted-printable in pieces %v of %q = %q, want %q", sizes, in, got, want)
 		}
 	})
+}
+
+// BenchmarkQPBlankRun decodes, in 32 KB pieces, a quoted-printable part
+// with an "=" followed by 4 MB of spaces: linear in the run. It was
+// scanned again with every piece: 98-103 ms before, 12-13 ms after.
+//
+//	go test ./parse -run '^$' -bench QPBlankRun
+func BenchmarkQPBlankRun(b *testing.B) {
+	in := append(append([]byte("A="), bytes.Repeat([]byte(" "), 4<<20)...), 'B')
+	var out []byte
+	for b.Loop() {
+		var d qpDecoder
+		for i := 0; i < len(in); i += 32 << 10 {
+			out = d.decode(out[:0], in[i:min(i+32<<10, len(in))])
+		}
+		out = d.flush(out)
+	}
 }
