@@ -55,7 +55,7 @@ type prepared struct {
 	sum   [32]byte
 	msg   *parse.Message
 	err   error        // the parse error: the message is quarantined
-	ioErr error        // the spool failed: intake fails, the message stays in the inbox
+	ioErr error        // the spool failed: the message stays in the inbox (dropUnspooled)
 	sinks *attachSinks // where parse put the attachments
 	dkim  *DKIMReport
 }
@@ -75,7 +75,13 @@ func (p *Processor) Prepare(in *Inbound) {
 		pr.sum = sha256.Sum256(in.Raw)
 	}
 	if pr.err == nil && pr.ioErr == nil && p.cfg.Intake.VerifyDKIM {
-		pr.dkim = p.verifyDKIM(in.body())
+		// A spool file that cannot be read is intake's failure, not a
+		// failed signature.
+		src := &errRecorder{r: in.body()}
+		pr.dkim = p.verifyDKIM(src)
+		if pr.ioErr = src.failed(); pr.ioErr != nil {
+			pr.msg, pr.dkim = nil, nil
+		}
 	}
 }
 

@@ -166,7 +166,10 @@ func (p *Processor) insertMessage(c *chunk, m *store.Message, in *Inbound) error
 	case in == nil:
 		return nil
 	case in.spooled != nil:
-		_, err := c.tx.CopyRaw(m.ID, in.spooled.reader())
+		n, err := c.tx.CopyRaw(m.ID, in.spooled.reader())
+		if err == nil && n != in.spooled.Size() {
+			err = fmt.Errorf("intake of uid %d: spool gave back %d of %d bytes", in.UID, n, in.spooled.Size())
+		}
 		return err
 	}
 	return c.tx.PutRaw(m.ID, in.Raw)

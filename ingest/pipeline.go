@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -97,6 +98,7 @@ func (d *Daemon) drain(ctx context.Context, c *imapclient.Client, uidValidity ui
 			cancel()
 			continue
 		}
+		w.items = d.dropUnspooled(w.items)
 		err := d.commit(ctx, w.items)
 		w.release() // the spool files: committed, or to be fetched again
 		if err != nil {
@@ -116,6 +118,23 @@ func (d *Daemon) drain(ctx context.Context, c *imapclient.Client, uidValidity ui
 		failed = err
 	}
 	return failed
+}
+
+// dropUnspooled takes out of a chunk the messages whose attachments could
+// not be spooled (a full or unwritable spool_dir): they stay in the inbox,
+// to be taken in again by a later drain, while the rest of the inbox goes
+// on.
+func (d *Daemon) dropUnspooled(items []fetched) []fetched {
+	kept := items[:0]
+	for _, it := range items {
+		if it.in.prep != nil && it.in.prep.ioErr != nil {
+			d.log.Error("message left in the inbox: it could not be spooled", "uid", it.in.UID, "err", it.in.prep.ioErr)
+			it.in.release()
+			continue
+		}
+		kept = append(kept, it)
+	}
+	return kept
 }
 
 // markMoved records where moved messages went.
@@ -264,6 +283,7 @@ func (d *Daemon) fetchSection(c *imapclient.Client, msgs []*imapclient.FetchMess
 		}
 		in := Inbound{Mailbox: d.cfg.IMAP.Mailbox, UIDValidity: uidValidity}
 		var uid imap.UID
+		var spoolErr error
 		for {
 			item := msg.Next()
 			if item == nil {
@@ -275,9 +295,19 @@ func (d *Daemon) fetchSection(c *imapclient.Client, msgs []*imapclient.FetchMess
 			case imapclient.FetchItemDataBodySection:
 				if err := d.readBody(&in, it.Literal, max, whole); err != nil {
 					in.release()
-					return fail(fmt.Errorf("imap fetch body: %w", err))
+					var se *spoolError
+					if !errors.As(err, &se) {
+						return fail(fmt.Errorf("imap fetch body: %w", err))
+					}
+					// The rest of its literal is discarded; the message
+					// stays in the inbox and the fetch goes on.
+					spoolErr = err
 				}
 			}
+		}
+		if spoolErr != nil {
+			d.log.Error("message left in the inbox: it could not be spooled", "uid", uid, "err", spoolErr)
+			continue
 		}
 		meta, ok := byUID[uid]
 		if !ok || !(in.fetched() || in.oversize) {
@@ -309,12 +339,16 @@ func (d *Daemon) readBody(in *Inbound, lit imap.LiteralReader, max int64, whole 
 		}
 		h := sha256.New()
 		buf := make([]byte, 64<<10)
-		copied, err := io.CopyBuffer(io.MultiWriter(f, h), io.LimitReader(lit, n), buf)
+		w := &writeRecorder{w: f}
+		copied, err := io.CopyBuffer(io.MultiWriter(w, h), io.LimitReader(lit, n), buf)
 		if err == nil && copied < n {
 			err = io.ErrUnexpectedEOF
 		}
 		if err != nil {
 			f.Close()
+			if w.err != nil {
+				return &spoolError{w.err} // the spool, not the server
+			}
 			return err
 		}
 		in.spooled = f

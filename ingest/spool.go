@@ -58,17 +58,20 @@ func (s *spool) prepare() error {
 		return nil
 	}
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
-		return fmt.Errorf("spool: %w", err)
+		return &spoolError{fmt.Errorf("spool: %w", err)}
 	}
+	// A directory of refdesk's own: an existing one open to others (say
+	// spool_dir = "/tmp") is refused, never changed, and its files are
+	// never touched (clean removes what is in it).
 	st, err := os.Stat(s.dir)
 	if err == nil && !st.IsDir() {
 		err = errors.New("not a directory")
 	}
 	if err == nil && st.Mode().Perm() != 0o700 {
-		err = os.Chmod(s.dir, 0o700)
+		err = fmt.Errorf("mode %v; it must be a directory of refdesk's own, mode 0700 (intake.spool_dir)", st.Mode().Perm())
 	}
 	if err != nil {
-		return fmt.Errorf("spool %s: %w", s.dir, err)
+		return &spoolError{fmt.Errorf("spool %s: %w", s.dir, err)}
 	}
 	s.ready = true
 	return nil
@@ -101,7 +104,7 @@ func (s *spool) create() (*spoolFile, error) {
 	}
 	f, err := os.CreateTemp(s.dir, spoolPrefix+"*") // mode 0600
 	if err != nil {
-		return nil, fmt.Errorf("spool: %w", err)
+		return nil, &spoolError{fmt.Errorf("spool: %w", err)}
 	}
 	s.created.Add(1)
 	sf := &spoolFile{f: f}
@@ -252,8 +255,9 @@ func (s *segment) ReadAt(p []byte, off int64) (int, error) {
 	return s.f.ReadAt(p, s.off+off)
 }
 
-// spoolError is a failure of the spool, not of a message: intake stops
-// and the message stays in the inbox, to be taken in again.
+// spoolError is a failure of the spool, not of a message: the message
+// stays in the inbox, to be taken in again, while the rest of the inbox
+// goes on (see Daemon.dropUnspooled).
 type spoolError struct{ err error }
 
 func (e *spoolError) Error() string { return e.err.Error() }
@@ -275,6 +279,21 @@ func attachmentData(a *parse.Attachment) io.Reader {
 		return io.NewSectionReader(s, 0, s.n)
 	}
 	return bytes.NewReader(a.Data)
+}
+
+// writeRecorder keeps the first error of writes to w: whether a copy
+// failed writing (the spool) or reading (the server).
+type writeRecorder struct {
+	w   io.Writer
+	err error
+}
+
+func (r *writeRecorder) Write(p []byte) (int, error) {
+	n, err := r.w.Write(p)
+	if err != nil && r.err == nil {
+		r.err = err
+	}
+	return n, err
 }
 
 // errRecorder passes reads through and keeps the first error other than

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"maps"
 	"math/rand/v2"
 	"os"
@@ -163,8 +164,9 @@ func runProcessor(t *testing.T, cfg *configs.Config, st *store.Store, p *Process
 }
 
 // TestSpoolFailureKeepsMailInInbox: when a large message cannot be
-// spooled, nothing of it is stored and it stays in the inbox; once the
-// spool works again it is taken in, once.
+// spooled, nothing of it is stored and it stays in the inbox while the
+// rest of the inbox is taken in; once the spool works again it is taken
+// in, once.
 func TestSpoolFailureKeepsMailInInbox(t *testing.T) {
 	m := startMem(t, rev2)
 	cfg := testConfig(t, m.addr)
@@ -176,18 +178,25 @@ func TestSpoolFailureKeepsMailInInbox(t *testing.T) {
 	cfg.Intake.SpoolDir = filepath.Join(blocker, "spool") // under a file: cannot be made
 	st := openStore(t, cfg)
 	m.appendMsg(t, "INBOX", bigReferral("Large referral", 1200<<10))
+	for i := range 3 {
+		m.appendMsg(t, "INBOX", referral(maria, fmt.Sprintf("Referral %d", i), fmt.Sprintf("Client name: Client %c\nPhone: 555-016-30%02d\nZIP: 60601\nConsent: yes\n", 'A'+i, i)))
+	}
 	log := &logBuffer{}
 	runDaemon(t, cfg, st, log)
-	eventually(t, 10*time.Second, "no spool error logged", func() bool { return strings.Contains(log.String(), "spool") })
-	if n := countRows(t, st, "SELECT count(*) FROM messages"); n != 0 || m.count(t, "INBOX") != 1 {
-		t.Fatalf("%d messages stored, %d in the inbox", n, m.count(t, "INBOX"))
+	eventually(t, 10*time.Second, "the small messages were not taken in", func() bool { return m.count(t, "Processed") == 3 })
+	if !strings.Contains(log.String(), "could not be spooled") {
+		t.Errorf("no spool error logged:\n%s", log.String())
+	}
+	if n := countRows(t, st, "SELECT count(*) FROM messages"); n != 3 || m.count(t, "INBOX") != 1 {
+		t.Fatalf("%d messages stored, %d in the inbox; want 3 and the large one left", n, m.count(t, "INBOX"))
 	}
 	if err := os.Remove(blocker); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "not taken in once the spool worked", func() bool { return m.count(t, "Processed") == 1 })
-	if n := countRows(t, st, "SELECT count(*) FROM referrals"); n != 1 {
-		t.Errorf("%d referrals, want 1", n)
+	m.appendMsg(t, "INBOX", referral(maria, "Wake up", "Client name: Client D\nPhone: 555-016-3099\nZIP: 60601\nConsent: yes\n"))
+	eventually(t, 20*time.Second, "not taken in once the spool worked", func() bool { return m.count(t, "Processed") == 5 })
+	if n := countRows(t, st, "SELECT count(*) FROM referrals"); n != 5 {
+		t.Errorf("%d referrals, want 5", n)
 	}
 }
 
@@ -197,7 +206,7 @@ func TestSpoolCleanedAtStart(t *testing.T) {
 	m := startMem(t, rev2)
 	cfg := testConfig(t, m.addr)
 	dir := SpoolDir(cfg.Database.Path, "")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	left := filepath.Join(dir, spoolPrefix+"123")
@@ -218,6 +227,34 @@ func TestSpoolCleanedAtStart(t *testing.T) {
 	}
 	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("spool directory: %v, %v", fi, err)
+	}
+}
+
+// A spool_dir open to others (a shared directory such as /tmp) is refused,
+// never made private and never cleaned: its files are someone else's.
+func TestSharedSpoolDirIsRefusedAndLeftAlone(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	theirs := filepath.Join(dir, spoolPrefix+"2026-budget.xlsx")
+	if err := os.WriteFile(theirs, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sp := &spool{dir: dir}
+	err := sp.clean()
+	var se *spoolError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "0700") {
+		t.Errorf("clean of a shared directory: %v, want a spool error naming 0700", err)
+	}
+	if _, err := sp.create(); err == nil {
+		t.Error("a spool file was made in a shared directory")
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("the shared directory was changed: %v, %v", fi, err)
+	}
+	if _, err := os.Stat(theirs); err != nil {
+		t.Errorf("another program's file went: %v", err)
 	}
 }
 

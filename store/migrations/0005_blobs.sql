@@ -25,24 +25,23 @@ CREATE TABLE attachment_data (
 );
 
 -- What is stored moves over, cut into chunks of 262144 bytes (an empty
--- value is one empty chunk: substr gives NULL for it).
+-- value is one empty chunk: substr gives NULL for it). Each value's length
+-- is taken once, not again for every chunk.
 INSERT INTO message_raw (message_id, seq, data)
-WITH RECURSIVE part (id, seq) AS (
-    SELECT id, 0 FROM messages WHERE raw IS NOT NULL
+WITH RECURSIVE part (id, seq, n) AS (
+    SELECT id, 0, length(CAST(raw AS BLOB)) FROM messages WHERE raw IS NOT NULL
     UNION ALL
-    SELECT part.id, part.seq + 1 FROM part JOIN messages m ON m.id = part.id
-    WHERE (part.seq + 1) * 262144 < length(CAST(m.raw AS BLOB))
+    SELECT id, seq + 1, n FROM part WHERE (seq + 1) * 262144 < n
 )
 SELECT part.id, part.seq, coalesce(substr(CAST(m.raw AS BLOB), part.seq * 262144 + 1, 262144), X'')
 FROM part JOIN messages m ON m.id = part.id
 ORDER BY part.id, part.seq;
 
 INSERT INTO attachment_data (attachment_id, seq, data)
-WITH RECURSIVE part (id, seq) AS (
-    SELECT id, 0 FROM attachments WHERE data IS NOT NULL
+WITH RECURSIVE part (id, seq, n) AS (
+    SELECT id, 0, length(CAST(data AS BLOB)) FROM attachments WHERE data IS NOT NULL
     UNION ALL
-    SELECT part.id, part.seq + 1 FROM part JOIN attachments a ON a.id = part.id
-    WHERE (part.seq + 1) * 262144 < length(CAST(a.data AS BLOB))
+    SELECT id, seq + 1, n FROM part WHERE (seq + 1) * 262144 < n
 )
 SELECT part.id, part.seq, coalesce(substr(CAST(a.data AS BLOB), part.seq * 262144 + 1, 262144), X'')
 FROM part JOIN attachments a ON a.id = part.id
