@@ -81,10 +81,12 @@ func (s *Store) Purge(ctx context.Context, rawBefore, closedBefore time.Time, dr
 		}
 		if err == nil && !dryRun {
 			// Attachments are part of the record while a referral
-			// lives; those of mail that made no referral (held,
-			// ignored, quarantined) go with the raw message.
+			// lives (those of the message that made it, and of the
+			// follow-ups linked to it); those of mail that belongs to
+			// no referral (held, ignored, quarantined) go with the raw
+			// message.
 			gone := `SELECT a.id FROM attachments a JOIN messages m ON m.id = a.message_id WHERE m.received_at < ?
-				AND NOT EXISTS (SELECT 1 FROM referrals r WHERE r.message_id = m.id)`
+				AND a.referral_id IS NULL AND NOT EXISTS (SELECT 1 FROM referrals r WHERE r.message_id = m.id)`
 			if _, err = tx.ExecContext(ctx, `DELETE FROM attachment_data WHERE attachment_id IN (`+gone+`)`, rawBefore.UTC()); err == nil {
 				_, err = tx.ExecContext(ctx, `DELETE FROM attachments WHERE id IN (`+gone+`)`, rawBefore.UTC())
 			}

@@ -35,7 +35,16 @@ func TestPurgeAppliesRetention(t *testing.T) {
 		if err := tx.PutRaw(held.ID, []byte("raw of Yolanda Heldmessage")); err != nil {
 			return err
 		}
-		return tx.InsertAttachment(&Attachment{MessageID: held.ID, Filename: "card.vcf"}, strings.NewReader("FN:Yolanda Heldmessage"))
+		if err := tx.InsertAttachment(&Attachment{MessageID: held.ID, Filename: "card.vcf"}, strings.NewReader("FN:Yolanda Heldmessage")); err != nil {
+			return err
+		}
+		// A caseworker's follow-up to the open referral, with the signed
+		// consent: part of that referral's record, whatever its message.
+		fu := &Message{Mailbox: "INBOX", UIDValidity: 7, UID: 10, SHA256: "followup", ReceivedAt: base, ProcessedAt: base, Disposition: DispFollowUp}
+		if err := tx.InsertMessage(fu); err != nil {
+			return err
+		}
+		return tx.InsertAttachment(&Attachment{MessageID: fu.ID, ReferralID: &keep.ID, Filename: "consent.pdf"}, strings.NewReader("signed"))
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -83,8 +92,8 @@ func TestPurgeAppliesRetention(t *testing.T) {
 	var attData int
 	s.db.Get(&attData, "SELECT count(*) FROM attachment_data")
 	s.db.Get(&outc, "SELECT count(*) FROM outcomes")
-	if n != 0 || o != 0 || raw != 0 || att != 0 || attData != 0 || outc != 0 {
-		t.Errorf("left: %d events, %d outbox rows, %d raw chunks, %d attachments (%d chunks), %d outcomes", n, o, raw, att, attData, outc)
+	if n != 0 || o != 0 || raw != 0 || att != 1 || attData != 1 || outc != 0 {
+		t.Errorf("left: %d events, %d outbox rows, %d raw chunks, %d attachments (%d chunks), %d outcomes; want only the open referral's consent form", n, o, raw, att, attData, outc)
 	}
 	s.Close()
 	for _, f := range []string{s.path, s.path + "-wal"} {
