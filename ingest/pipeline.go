@@ -330,6 +330,10 @@ func (d *Daemon) fetchSection(c *imapclient.Client, msgs []*imapclient.FetchMess
 // its size, or, for a whole message above spoolAbove (1 MB), into a spool
 // file, hashed on the way.
 func (d *Daemon) readBody(in *Inbound, lit imap.LiteralReader, max int64, whole bool) error {
+	if in.spooled != nil { // a server that sent the section twice: the last one counts
+		in.spooled.Close()
+		in.spooled = nil
+	}
 	n := lit.Size()
 	switch {
 	case whole && n > d.proc.spoolAbove && n < max:
