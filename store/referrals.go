@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jmoiron/sqlx"
 	"strings"
 	"time"
 )
@@ -107,6 +108,30 @@ func (s *Store) Events(ctx context.Context, id int64) ([]Event, error) {
 	var out []Event
 	if err := s.q("events_for").SelectContext(ctx, &out, id); err != nil {
 		return nil, fmt.Errorf("store: events of %s: %w", FormatRef(id), err)
+	}
+	return out, nil
+}
+
+// EventsOf returns the histories of the referrals ids, each oldest first
+// (for listings: one query per 500 referrals, not one each).
+func (s *Store) EventsOf(ctx context.Context, ids []int64) (map[int64][]Event, error) {
+	out := make(map[int64][]Event, len(ids))
+	err := inParts(ids, func(part []int64) error {
+		q, args, err := sqlx.In(`SELECT * FROM events WHERE referral_id IN (?) ORDER BY referral_id, at, id`, part)
+		if err != nil {
+			return err
+		}
+		var rows []Event
+		if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(q), args...); err != nil {
+			return err
+		}
+		for _, e := range rows {
+			out[e.ReferralID] = append(out[e.ReferralID], e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: events: %w", err)
 	}
 	return out, nil
 }

@@ -149,6 +149,34 @@ func TestParseDryRunContract(t *testing.T) {
 	})
 }
 
+// A dry run on a machine with no refdesk.toml (a fresh clone) decides with
+// the demo's config and says so, rather than failing.
+func TestParseWithoutAConfigUsesTheDemo(t *testing.T) {
+	msg, err := filepath.Abs("../../parse/testdata/crisis.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("REFDESK_CONFIG", "")
+	t.Chdir(t.TempDir())
+	out, errOut, err := run(t, "parse", msg, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Referrals []struct{ Decision, Rule string } `json:"referrals"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Referrals) != 1 || res.Referrals[0].Decision != "redirected" {
+		t.Errorf("parse without a config: %v\n%s", err, out)
+	}
+	if !strings.Contains(errOut, "demo") {
+		t.Errorf("no word that the demo's config decided: %q", errOut)
+	}
+	// A config that is named but missing is still an error.
+	if _, _, err := run(t, "--config", "missing.toml", "parse", msg); err == nil {
+		t.Error("parse with a missing --config succeeded")
+	}
+}
+
 func TestCheckReportsEveryProblemWithItsLine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bad.toml")
 	os.WriteFile(path, []byte(`[program]
@@ -339,6 +367,36 @@ func TestCoachWorkflow(t *testing.T) {
 	}
 	if len(show.Messages) != 1 || len(show.Replies) != 1 {
 		t.Errorf("show lists %d messages and %d replies, want 1 and 1", len(show.Messages), len(show.Replies))
+	}
+	// list --json carries the same history (SPEC §7: events in every listing).
+	out, _, err = run(t, "--config", cfg, "list", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var again []struct {
+		ID     string                          `json:"id"`
+		Events []struct{ Kind, To, By string } `json:"events"`
+	}
+	if err := json.Unmarshal([]byte(out), &again); err != nil || len(again) != 1 {
+		t.Fatalf("list --json: %v\n%s", err, out)
+	}
+	trail = nil
+	for _, e := range again[0].Events {
+		trail = append(trail, e.Kind+":"+e.To+":"+e.By)
+	}
+	if got := strings.Join(trail, " "); got != want {
+		t.Errorf("list --json history:\n got %s\nwant %s", got, want)
+	}
+	// show's timeline is in order of time: the message, what it made, the
+	// reply, then the coaches' changes.
+	out, _, err = run(t, "--config", cfg, "show", ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, timeline, _ := strings.Cut(out, "timeline:")
+	msgAt, createdAt, forcedAt := strings.Index(timeline, "message M-1"), strings.Index(timeline, "-> accepted"), strings.Index(timeline, "(forced)")
+	if msgAt < 0 || createdAt < msgAt || forcedAt < createdAt || strings.LastIndex(timeline, "reply O-") > forcedAt {
+		t.Errorf("timeline out of order:%s", timeline)
 	}
 
 	// The held queue.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,36 +51,39 @@ type attachmentJSON struct {
 }
 
 type eventJSON struct {
-	At      string `json:"at"`
-	By      string `json:"by"`
-	Kind    string `json:"kind"`
-	From    string `json:"from,omitempty"`
-	To      string `json:"to,omitempty"`
-	Note    string `json:"note,omitempty"`
-	Forced  bool   `json:"forced,omitempty"`
-	Message string `json:"message,omitempty"`
+	At      string    `json:"at"`
+	By      string    `json:"by"`
+	Kind    string    `json:"kind"`
+	From    string    `json:"from,omitempty"`
+	To      string    `json:"to,omitempty"`
+	Note    string    `json:"note,omitempty"`
+	Forced  bool      `json:"forced,omitempty"`
+	Message string    `json:"message,omitempty"`
+	at      time.Time // exactly when (the JSON has seconds): the timeline's order
 }
 
 type messageJSON struct {
-	ID          string `json:"id"`
-	From        string `json:"from"`
-	Subject     string `json:"subject"`
-	ReceivedAt  string `json:"received_at"`
-	Disposition string `json:"disposition"`
-	Reason      string `json:"reason,omitempty"`
-	Folder      string `json:"folder,omitempty"`
+	ID          string    `json:"id"`
+	From        string    `json:"from"`
+	Subject     string    `json:"subject"`
+	ReceivedAt  string    `json:"received_at"`
+	Disposition string    `json:"disposition"`
+	Reason      string    `json:"reason,omitempty"`
+	Folder      string    `json:"folder,omitempty"`
+	at          time.Time // exactly when (the JSON has seconds): the timeline's order
 }
 
 type outJSON struct {
-	ID        string `json:"id"`
-	Kind      string `json:"kind"`
-	To        string `json:"to"`
-	Status    string `json:"status"`
-	Attempts  int    `json:"attempts"`
-	MessageID string `json:"message_id"`
-	CreatedAt string `json:"created_at"`
-	SentAt    string `json:"sent_at,omitempty"`
-	LastError string `json:"last_error,omitempty"`
+	ID        string    `json:"id"`
+	Kind      string    `json:"kind"`
+	To        string    `json:"to"`
+	Status    string    `json:"status"`
+	Attempts  int       `json:"attempts"`
+	MessageID string    `json:"message_id"`
+	CreatedAt string    `json:"created_at"`
+	SentAt    string    `json:"sent_at,omitempty"`
+	LastError string    `json:"last_error,omitempty"`
+	at        time.Time // exactly when (the JSON has seconds): the timeline's order
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
@@ -100,13 +104,21 @@ func toJSON(r *store.Referral) referralJSON {
 	}
 }
 
+func eventToJSON(e store.Event) eventJSON {
+	ej := eventJSON{at: e.At, At: rfc3339(e.At), By: e.By, Kind: e.Kind, From: e.FromStatus, To: e.ToStatus, Note: e.Note, Forced: e.Forced}
+	if e.MessageID != nil {
+		ej.Message = "M-" + strconv.FormatInt(*e.MessageID, 10)
+	}
+	return ej
+}
+
 func outToJSON(o *store.OutMsg) outJSON {
-	return outJSON{ID: o.Ref(), Kind: o.Kind, To: o.To, Status: o.Status, Attempts: o.Attempts, MessageID: o.MessageID,
+	return outJSON{at: o.CreatedAt, ID: o.Ref(), Kind: o.Kind, To: o.To, Status: o.Status, Attempts: o.Attempts, MessageID: o.MessageID,
 		CreatedAt: rfc3339(o.CreatedAt), SentAt: rfc3339p(o.SentAt), LastError: o.LastError}
 }
 
 func msgToJSON(m *store.Message) messageJSON {
-	return messageJSON{ID: m.Ref(), From: m.FromAddr, Subject: m.Subject, ReceivedAt: rfc3339(m.ReceivedAt),
+	return messageJSON{at: m.ReceivedAt, ID: m.Ref(), From: m.FromAddr, Subject: m.Subject, ReceivedAt: rfc3339(m.ReceivedAt),
 		Disposition: m.Disposition, Reason: m.Reason, Folder: m.MovedTo}
 }
 
@@ -138,9 +150,20 @@ func (a *app) listCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				ids := make([]int64, len(rs))
+				for i := range rs {
+					ids[i] = rs[i].ID
+				}
+				events, err := st.EventsOf(cmd.Context(), ids)
+				if err != nil {
+					return err
+				}
 				out := make([]referralJSON, len(rs))
 				for i := range rs {
 					out[i] = toJSON(&rs[i])
+					for _, e := range events[rs[i].ID] {
+						out[i].Events = append(out[i].Events, eventToJSON(e))
+					}
 				}
 				return a.printJSON(out)
 			}
@@ -208,11 +231,7 @@ func (a *app) showCmd() *cobra.Command {
 				v.Outcomes = append(v.Outcomes, outcomeToJSON(&outcomes[i]))
 			}
 			for _, e := range events {
-				ej := eventJSON{At: rfc3339(e.At), By: e.By, Kind: e.Kind, From: e.FromStatus, To: e.ToStatus, Note: e.Note, Forced: e.Forced}
-				if e.MessageID != nil {
-					ej.Message = "M-" + strconv.FormatInt(*e.MessageID, 10)
-				}
-				v.Events = append(v.Events, ej)
+				v.Events = append(v.Events, eventToJSON(e))
 			}
 			for i := range msgs {
 				v.Messages = append(v.Messages, msgToJSON(&msgs[i]))
@@ -301,8 +320,17 @@ func (a *app) printReferral(v referralJSON, loc *time.Location) {
 		}
 		a.tableIndent("  ", []string{"DATE", "WHO", "OUTCOME", "NOTE"}, rows)
 	}
+	// The timeline in order of time: each message, then what it made,
+	// then the reply, then what coaches did.
 	fmt.Fprintln(w, "\ntimeline:")
-	rows := [][]string{}
+	type entry struct {
+		at  time.Time
+		row []string
+	}
+	var entries []entry
+	for _, m := range v.Messages {
+		entries = append(entries, entry{m.at, []string{local(m.ReceivedAt), m.From, "message " + m.ID, m.Disposition}})
+	}
 	for _, e := range v.Events {
 		change := e.Kind
 		if e.To != "" {
@@ -311,13 +339,15 @@ func (a *app) printReferral(v referralJSON, loc *time.Location) {
 		if e.Forced {
 			change += " (forced)"
 		}
-		rows = append(rows, []string{local(e.At), e.By, change, e.Note})
-	}
-	for _, m := range v.Messages {
-		rows = append(rows, []string{local(m.ReceivedAt), m.From, "message " + m.ID, m.Disposition})
+		entries = append(entries, entry{e.at, []string{local(e.At), e.By, change, e.Note}})
 	}
 	for _, o := range v.Replies {
-		rows = append(rows, []string{local(o.CreatedAt), "refdesk", "reply " + o.ID + " " + o.Kind, o.Status})
+		entries = append(entries, entry{o.at, []string{local(o.CreatedAt), "refdesk", "reply " + o.ID + " " + o.Kind, o.Status}})
+	}
+	slices.SortStableFunc(entries, func(x, y entry) int { return x.at.Compare(y.at) })
+	rows := make([][]string, len(entries))
+	for i, e := range entries {
+		rows[i] = e.row
 	}
 	a.tableIndent("  ", []string{"WHEN", "WHO", "WHAT", "NOTE"}, rows)
 }

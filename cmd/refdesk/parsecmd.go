@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"refdesk/configs"
 	"refdesk/ingest"
 )
 
@@ -20,12 +21,20 @@ func (a *app) parseCmd() *cobra.Command {
 		Long: `Dry run: show what refdesk would do with one message: the fields it reads,
 the problems it meets, the decision and the rule that fired. It touches no
 database and sends no mail, so it cannot detect follow-ups or duplicates.
-Use - to read the message from standard input.`,
+Use - to read the message from standard input. With no config named and no
+./refdesk.toml, it decides with the demo's config (configs/demo.toml) and
+says so on standard error.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := a.config()
+			cfg, err := a.optionalConfig()
 			if err != nil {
 				return err
+			}
+			if cfg == nil {
+				if cfg, err = configs.Demo(); err != nil {
+					return err
+				}
+				fmt.Fprintln(a.errOut, "refdesk: no refdesk.toml here: deciding with the demo's config (configs/demo.toml); name yours with --config")
 			}
 			var raw []byte
 			if args[0] == "-" {
