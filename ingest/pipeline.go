@@ -160,8 +160,13 @@ func (d *Daemon) markMoved(ctx context.Context, moved []moveItem) error {
 // size limit (only the header of the others), prepared, in chunks.
 func (d *Daemon) produce(ctx context.Context, c *imapclient.Client, uidValidity uint32, uids []imap.UID, out chan<- work) error {
 	mailbox := d.cfg.IMAP.Mailbox
+	// The first batches are small and double up to batch_size: the
+	// parser and the database start on the first few messages while the
+	// next are fetched, instead of waiting for a whole batch.
+	ramp := 25
 	for len(uids) > 0 && ctx.Err() == nil {
-		n := min(len(uids), d.cfg.IMAP.BatchSize)
+		n := min(len(uids), d.cfg.IMAP.BatchSize, ramp)
+		ramp *= 2
 		batch := uids[:n]
 		uids = uids[n:]
 		plain := make([]uint32, len(batch))
