@@ -174,12 +174,12 @@ func TestDatabaseLockedKeepsMailInInbox(t *testing.T) {
 	if !strings.Contains(logs.String(), "the messages stay in the inbox") {
 		t.Errorf("the error does not say the mail stays: %s", logs)
 	}
-	if got := m.count(t, "INBOX"); got != 1 {
+	if got := m.Count(t, "INBOX"); got != 1 {
 		t.Fatalf("INBOX has %d messages while the database is locked, want 1", got)
 	}
 	conn.ExecContext(context.Background(), "ROLLBACK")
 	conn.Close()
-	eventually(t, 15*time.Second, "not taken in after the lock went", func() bool { return m.count(t, "Processed") == 1 })
+	eventually(t, 15*time.Second, "not taken in after the lock went", func() bool { return m.Count(t, "Processed") == 1 })
 	if n := countRows(t, st, "SELECT count(*) FROM referrals"); n != 1 {
 		t.Errorf("%d referrals, want 1", n)
 	}
@@ -208,12 +208,12 @@ func TestDiskFullKeepsMailInInbox(t *testing.T) {
 	runDaemon(t, cfg, st, logs)
 	eventually(t, 20*time.Second, "no disk-full error logged", func() bool { return strings.Contains(logs.String(), "database or disk is full") })
 	time.Sleep(300 * time.Millisecond)
-	left := m.count(t, "INBOX")
+	left := m.Count(t, "INBOX")
 	stored := countRows(t, st, "SELECT count(*) FROM messages")
 	if left == 0 || left+stored != 12 {
 		t.Errorf("INBOX has %d and the database %d of 12 messages: every message not stored must stay in the inbox", left, stored)
 	}
-	if got := m.count(t, "Processed"); got != stored {
+	if got := m.Count(t, "Processed"); got != stored {
 		t.Errorf("Processed has %d, but %d were stored: only committed mail may move", got, stored)
 	}
 	if fi, err := os.Stat(cfg.Database.Path); err != nil || fi.Mode().Perm() != 0o600 {
@@ -242,7 +242,7 @@ func TestUIDValidityChange(t *testing.T) {
 	m.appendMsg(t, "Referrals", big)
 	runDaemon(t, cfg, st, nil)
 	eventually(t, 10*time.Second, "first messages not taken in", func() bool {
-		return m.count(t, "Processed") == 2 && m.count(t, "Quarantine") == 1
+		return m.Count(t, "Processed") == 2 && m.Count(t, "Quarantine") == 1
 	})
 	// The mailbox is deleted and made again; an old backup is restored
 	// into it with one message that is new.
@@ -256,7 +256,7 @@ func TestUIDValidityChange(t *testing.T) {
 	m.appendMsg(t, "Referrals", big)
 	m.appendMsg(t, "Referrals", b)
 	m.appendMsg(t, "Referrals", referral(maria, "Referral C", "Client name: Terrence Hall\nPhone: 555-014-9999\nZIP: 60601\nConsent: yes\n"))
-	eventually(t, 20*time.Second, "recreated mailbox not emptied", func() bool { return m.count(t, "Referrals") == 0 })
+	eventually(t, 20*time.Second, "recreated mailbox not emptied", func() bool { return m.Count(t, "Referrals") == 0 })
 	if n := countRows(t, st, "SELECT count(*) FROM referrals"); n != 3 {
 		t.Errorf("%d referrals, want 3", n)
 	}
@@ -269,7 +269,7 @@ func TestUIDValidityChange(t *testing.T) {
 	if n := countRows(t, st, "SELECT count(*) FROM messages WHERE reason LIKE 'copy of M-%'"); n != 3 {
 		t.Errorf("%d messages recognised as copies, want 3", n)
 	}
-	if n := m.count(t, "Quarantine"); n != 2 {
+	if n := m.Count(t, "Quarantine"); n != 2 {
 		t.Errorf("Quarantine holds %d messages, want the oversize one twice", n)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,10 +14,9 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 
 	"refdesk/configs"
+	"refdesk/ingest/imaptest"
 	"refdesk/store"
 )
 
@@ -27,69 +25,20 @@ const (
 	testPass = "secret-imap-password"
 )
 
-// memServer is go-imap's in-memory IMAP server on a loopback port.
+// memServer is go-imap's in-memory IMAP server on a loopback port
+// (imaptest), with the helpers intake's tests use.
 type memServer struct {
+	*imaptest.Server
 	addr string
-	srv  *imapserver.Server
-	mem  *imapmemserver.Server
-	caps imap.CapSet
 }
 
 // startMem starts an in-memory IMAP server with the given capabilities
 // (IMAP4rev2 implies IDLE, MOVE and UIDPLUS).
 func startMem(t *testing.T, caps imap.CapSet) *memServer {
 	t.Helper()
-	mem := imapmemserver.New()
-	u := imapmemserver.NewUser(testUser, testPass)
-	if err := u.Create("INBOX", nil); err != nil {
-		t.Fatal(err)
-	}
-	mem.AddUser(u)
-	m := &memServer{mem: mem, caps: caps}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.addr = ln.Addr().String()
-	m.serve(ln)
-	t.Cleanup(func() { m.srv.Close() })
-	return m
+	s := imaptest.Start(t, imaptest.Options{User: testUser, Password: testPass, Caps: caps})
+	return &memServer{Server: s, addr: s.Addr}
 }
-
-func (m *memServer) serve(ln net.Listener) {
-	m.srv = imapserver.New(&imapserver.Options{
-		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return m.mem.NewSession(), nil, nil
-		},
-		Caps:         m.caps,
-		InsecureAuth: true,
-		Logger:       discardLog{},
-	})
-	go m.srv.Serve(ln)
-}
-
-// restart closes the server (dropping every connection) and serves the same
-// mailboxes again on the same port.
-func (m *memServer) restart(t *testing.T) {
-	t.Helper()
-	m.srv.Close()
-	var ln net.Listener
-	var err error
-	for i := 0; i < 50; i++ {
-		if ln, err = net.Listen("tcp", m.addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.serve(ln)
-}
-
-type discardLog struct{}
-
-func (discardLog) Printf(string, ...any) {}
 
 var rev2 = imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}}
 
@@ -121,18 +70,6 @@ func (m *memServer) appendMsg(t *testing.T, mailbox string, raw []byte, flags ..
 		t.Fatal(err)
 	}
 	c.Close()
-}
-
-// count returns how many messages a mailbox holds (0 if it does not exist).
-func (m *memServer) count(t *testing.T, mailbox string) int {
-	t.Helper()
-	c := m.client(t)
-	defer c.Close()
-	st, err := c.Status(mailbox, &imap.StatusOptions{NumMessages: true}).Wait()
-	if err != nil {
-		return 0
-	}
-	return int(*st.NumMessages)
 }
 
 // flags returns the flags of every message in a mailbox.

@@ -52,12 +52,12 @@ Consent: yes
 	m.appendMsg(t, "INBOX", big)
 
 	runDaemon(t, cfg, st, nil)
-	eventually(t, 10*time.Second, "inbox not emptied", func() bool { return m.count(t, "INBOX") == 0 })
+	eventually(t, 10*time.Second, "inbox not emptied", func() bool { return m.Count(t, "INBOX") == 0 })
 
-	if got := m.count(t, "Processed"); got != 4 {
+	if got := m.Count(t, "Processed"); got != 4 {
 		t.Errorf("Processed has %d messages, want 4 (three referrals and the auto-reply)", got)
 	}
-	if got := m.count(t, "Quarantine"); got != 2 {
+	if got := m.Count(t, "Quarantine"); got != 2 {
 		t.Errorf("Quarantine has %d messages, want 2 (the malformed one and the oversize one)", got)
 	}
 	for _, fl := range m.flags(t, "Processed") {
@@ -102,9 +102,9 @@ func TestWithoutMoveOrUIDPlusMessagesAreFlaggedAndLeft(t *testing.T) {
 	m.appendMsg(t, "INBOX", referral(maria, "Deleted by a coach", goodRef), imap.FlagDeleted)
 	m.appendMsg(t, "INBOX", referral(maria, "New referral", goodRef))
 	runDaemon(t, cfg, st, nil)
-	eventually(t, 10*time.Second, "message not copied to Processed", func() bool { return m.count(t, "Processed") == 1 })
+	eventually(t, 10*time.Second, "message not copied to Processed", func() bool { return m.Count(t, "Processed") == 1 })
 	time.Sleep(300 * time.Millisecond) // give a wrong EXPUNGE the chance to happen
-	if got := m.count(t, "INBOX"); got != 2 {
+	if got := m.Count(t, "INBOX"); got != 2 {
 		t.Fatalf("INBOX has %d messages, want both left in place", got)
 	}
 	fl := m.flags(t, "INBOX")
@@ -129,12 +129,12 @@ func TestUIDPlusWithoutMoveExpungesOnlyItsOwnMessages(t *testing.T) {
 	m.appendMsg(t, "INBOX", referral(maria, "Deleted by a coach", goodRef), imap.FlagDeleted)
 	m.appendMsg(t, "INBOX", referral(maria, "New referral", goodRef))
 	runDaemon(t, cfg, st, nil)
-	eventually(t, 10*time.Second, "message not moved", func() bool { return m.count(t, "Processed") == 1 })
+	eventually(t, 10*time.Second, "message not moved", func() bool { return m.Count(t, "Processed") == 1 })
 	// COPY, STORE and UID EXPUNGE are three commands: the inbox shrinks
 	// after the copy arrives.
-	eventually(t, 10*time.Second, "message not expunged", func() bool { return m.count(t, "INBOX") <= 1 })
+	eventually(t, 10*time.Second, "message not expunged", func() bool { return m.Count(t, "INBOX") <= 1 })
 	time.Sleep(200 * time.Millisecond)
-	if got := m.count(t, "INBOX"); got != 1 {
+	if got := m.Count(t, "INBOX"); got != 1 {
 		t.Fatalf("INBOX has %d messages, want 1: the other client's \\Deleted message must survive UID EXPUNGE", got)
 	}
 }
@@ -162,7 +162,7 @@ func TestCrashBetweenCommitAndMoveAnswersOnce(t *testing.T) {
 	}
 	c.Close()
 	runDaemon(t, cfg, st, nil)
-	eventually(t, 10*time.Second, "message not moved", func() bool { return m.count(t, "INBOX") == 0 })
+	eventually(t, 10*time.Second, "message not moved", func() bool { return m.Count(t, "INBOX") == 0 })
 	if n := countRows(t, st, "SELECT count(*) FROM referrals"); n != 1 {
 		t.Errorf("%d referrals, want 1", n)
 	}
@@ -183,7 +183,7 @@ func TestUIDValidityChangeNeitherLosesNorDuplicates(t *testing.T) {
 	first := referral(maria, "New referral", goodRef)
 	m.appendMsg(t, "Referrals", first)
 	runDaemon(t, cfg, st, nil)
-	eventually(t, 10*time.Second, "first message not processed", func() bool { return m.count(t, "Processed") == 1 })
+	eventually(t, 10*time.Second, "first message not processed", func() bool { return m.Count(t, "Processed") == 1 })
 
 	// The server recreates the mailbox (new UIDVALIDITY) and the same
 	// message shows up again, with a new one beside it.
@@ -194,9 +194,9 @@ func TestUIDValidityChangeNeitherLosesNorDuplicates(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.appendMsg(t, "Referrals", first)
-	m.restart(t) // servers disconnect a session whose mailbox was deleted
+	m.Restart(t) // servers disconnect a session whose mailbox was deleted
 	m.appendMsg(t, "Referrals", referral(maria, "Another", "Client name: Ruth Park\nPhone: 555-016-1234\nConsent: yes\n"))
-	eventually(t, 15*time.Second, "messages after the UIDVALIDITY change not moved", func() bool { return m.count(t, "Processed") == 3 })
+	eventually(t, 15*time.Second, "messages after the UIDVALIDITY change not moved", func() bool { return m.Count(t, "Processed") == 3 })
 	if n := countRows(t, st, "SELECT count(*) FROM referrals"); n != 2 {
 		t.Errorf("%d referrals, want 2 (the copy is not a new referral)", n)
 	}
@@ -217,11 +217,11 @@ func TestIdleNoticesNewMailAndReconnects(t *testing.T) {
 	// before an IDLE began (Dovecot does); let the daemon start idling.
 	time.Sleep(200 * time.Millisecond)
 	m.appendMsg(t, "INBOX", referral(maria, "New referral", goodRef))
-	eventually(t, 5*time.Second, "new mail not noticed in IDLE", func() bool { return m.count(t, "Processed") == 1 })
+	eventually(t, 5*time.Second, "new mail not noticed in IDLE", func() bool { return m.Count(t, "Processed") == 1 })
 
-	m.restart(t) // the server drops every connection
+	m.Restart(t) // the server drops every connection
 	m.appendMsg(t, "INBOX", referral(maria, "After the restart", "Client name: Ruth Park\nPhone: 555-016-1234\nConsent: yes\n"))
-	eventually(t, 15*time.Second, "mail after a reconnect not taken in", func() bool { return m.count(t, "Processed") == 2 })
+	eventually(t, 15*time.Second, "mail after a reconnect not taken in", func() bool { return m.Count(t, "Processed") == 2 })
 	if !strings.Contains(log.String(), "imap session ended") {
 		t.Errorf("the dropped connection was not logged")
 	}
@@ -259,11 +259,11 @@ func TestMovesGatherAfterTheirCommits(t *testing.T) {
 	done := make(chan struct{})
 	go func() { d.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	eventually(t, 10*time.Second, "inbox not emptied", func() bool { return m.count(t, "INBOX") == 0 })
+	eventually(t, 10*time.Second, "inbox not emptied", func() bool { return m.Count(t, "INBOX") == 0 })
 	eventually(t, 5*time.Second, "moves not recorded", func() bool {
 		return countRows(t, st, "SELECT count(*) FROM messages WHERE moved_to = 'Processed'") == n
 	})
-	if got := m.count(t, "Processed"); got != n {
+	if got := m.Count(t, "Processed"); got != n {
 		t.Errorf("Processed has %d messages, want %d", got, n)
 	}
 	mu.Lock()

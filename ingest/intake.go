@@ -122,19 +122,10 @@ func (p *Processor) process(c *chunk, in Inbound) (Processed, error) {
 		return Processed{}, fmt.Errorf("intake of uid %d: %w", in.UID, pr.ioErr)
 	}
 	m.SHA256 = hexSum(pr.sum)
-	// The same bytes again (a UIDVALIDITY change, or the same delivery
-	// appended twice): it was processed already; never answer twice.
-	prior, err := c.MessageBySHA(m.SHA256)
-	if err == nil {
-		m.Disposition = store.DispIgnored
-		if prior.Disposition == store.DispQuarantined {
-			m.Disposition = store.DispQuarantined
-		}
-		m.Reason = "copy of " + prior.Ref() + ", already processed"
-		return p.insertOnly(c, m, nil)
-	}
-	if !errors.Is(err, store.ErrNotFound) {
+	if dup, err := copyOf(c, m); err != nil {
 		return Processed{}, err
+	} else if dup {
+		return p.insertOnly(c, m, nil)
 	}
 	if pr.err != nil {
 		m.Disposition = store.DispQuarantined
@@ -175,6 +166,27 @@ func (p *Processor) insertMessage(c *chunk, m *store.Message, in *Inbound) error
 	return c.tx.PutRaw(m.ID, in.Raw)
 }
 
+// copyOf tells whether m (its SHA256 set) is a copy of a message processed
+// already: the same delivery appended twice, or seen again after a
+// UIDVALIDITY change. A copy is never answered twice: it is recorded as
+// ignored (quarantined if the first one was) with the first one's
+// reference.
+func copyOf(c *chunk, m *store.Message) (bool, error) {
+	prior, err := c.MessageBySHA(m.SHA256)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	m.Disposition = store.DispIgnored
+	if prior.Disposition == store.DispQuarantined {
+		m.Disposition = store.DispQuarantined
+	}
+	m.Reason = "copy of " + prior.Ref() + ", already processed"
+	return true, nil
+}
+
 // tooLarge records a message too large to fetch (SPEC §9: decided from
 // RFC822.SIZE) as quarantined, from its header alone. A partner (not a
 // machine, not a sender failing authentication, within the reply cap) is
@@ -191,11 +203,10 @@ func (p *Processor) tooLarge(c *chunk, m *store.Message, header []byte) (Process
 	// a copy, and is not answered twice.
 	sum := sha256.Sum256(header)
 	m.SHA256 = fmt.Sprintf("unfetched:%x:%d", sum, m.Size)
-	if prior, err := c.MessageBySHA(m.SHA256); err == nil {
-		m.Reason = "copy of " + prior.Ref() + ", already processed; " + m.Reason
-		return p.insertOnly(c, m, nil)
-	} else if !errors.Is(err, store.ErrNotFound) {
+	if dup, err := copyOf(c, m); err != nil {
 		return Processed{}, err
+	} else if dup {
+		return p.insertOnly(c, m, nil)
 	}
 	msg, err := safeParse(bytes.NewReader(append(bytes.TrimRight(header, "\r\n"), "\r\n\r\n"...)), p.opt, p.cfg.Intake.ParseTimeout.Duration)
 	if err != nil {

@@ -112,7 +112,7 @@ func TestSpooledIntakeMatchesInMemory(t *testing.T) {
 		p := NewProcessor(cfg)
 		p.spoolAbove = above
 		runProcessor(t, cfg, st, p, nil)
-		eventually(t, 20*time.Second, "inbox not emptied", func() bool { return m.count(t, "INBOX") == 0 })
+		eventually(t, 20*time.Second, "inbox not emptied", func() bool { return m.Count(t, "INBOX") == 0 })
 		eventually(t, 5*time.Second, "moves not recorded", func() bool {
 			return countRows(t, st, "SELECT count(*) FROM messages WHERE moved_to = ''") == 0
 		})
@@ -183,18 +183,18 @@ func TestSpoolFailureKeepsMailInInbox(t *testing.T) {
 	}
 	log := &logBuffer{}
 	runDaemon(t, cfg, st, log)
-	eventually(t, 10*time.Second, "the small messages were not taken in", func() bool { return m.count(t, "Processed") == 3 })
+	eventually(t, 10*time.Second, "the small messages were not taken in", func() bool { return m.Count(t, "Processed") == 3 })
 	if !strings.Contains(log.String(), "could not be spooled") {
 		t.Errorf("no spool error logged:\n%s", log.String())
 	}
-	if n := countRows(t, st, "SELECT count(*) FROM messages"); n != 3 || m.count(t, "INBOX") != 1 {
-		t.Fatalf("%d messages stored, %d in the inbox; want 3 and the large one left", n, m.count(t, "INBOX"))
+	if n := countRows(t, st, "SELECT count(*) FROM messages"); n != 3 || m.Count(t, "INBOX") != 1 {
+		t.Fatalf("%d messages stored, %d in the inbox; want 3 and the large one left", n, m.Count(t, "INBOX"))
 	}
 	if err := os.Remove(blocker); err != nil {
 		t.Fatal(err)
 	}
 	m.appendMsg(t, "INBOX", referral(maria, "Wake up", "Client name: Client D\nPhone: 555-016-3099\nZIP: 60601\nConsent: yes\n"))
-	eventually(t, 20*time.Second, "not taken in once the spool worked", func() bool { return m.count(t, "Processed") == 5 })
+	eventually(t, 20*time.Second, "not taken in once the spool worked", func() bool { return m.Count(t, "Processed") == 5 })
 	if n := countRows(t, st, "SELECT count(*) FROM referrals"); n != 5 {
 		t.Errorf("%d referrals, want 5", n)
 	}

@@ -275,9 +275,9 @@ func (e *e2eEnv) startServe() {
 	e.serve = p
 }
 
-// stopServe stops serve the way an init system does (SIGTERM) and requires
-// a clean exit (status 0) within five seconds.
-func (e *e2eEnv) stopServe() {
+// takeServe hands over the running serve to be stopped or killed; serve
+// must still be running.
+func (e *e2eEnv) takeServe(how string) *serveProc {
 	e.t.Helper()
 	e.serveMu.Lock()
 	p := e.serve
@@ -288,9 +288,17 @@ func (e *e2eEnv) stopServe() {
 	}
 	select {
 	case <-p.done:
-		e.fatalf("refdesk serve exited before it was stopped: %v", p.waitErr)
+		e.fatalf("refdesk serve exited on its own before it was %s: %v", how, p.waitErr)
 	default:
 	}
+	return p
+}
+
+// stopServe stops serve the way an init system does (SIGTERM) and requires
+// a clean exit (status 0) within five seconds.
+func (e *e2eEnv) stopServe() {
+	e.t.Helper()
+	p := e.takeServe("stopped")
 	start := time.Now()
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -310,18 +318,7 @@ func (e *e2eEnv) stopServe() {
 // it to be gone.
 func (e *e2eEnv) crashServe() {
 	e.t.Helper()
-	e.serveMu.Lock()
-	p := e.serve
-	e.serve = nil
-	e.serveMu.Unlock()
-	if p == nil {
-		e.t.Fatal("e2e: serve is not running")
-	}
-	select {
-	case <-p.done:
-		e.fatalf("refdesk serve exited on its own before the kill: %v", p.waitErr)
-	default:
-	}
+	p := e.takeServe("killed")
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	select {
 	case <-p.done:
