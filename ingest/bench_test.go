@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -35,7 +36,8 @@ import (
 //
 //	go test ./ingest -run '^$' -bench Intake -benchtime 1x -timeout 30m
 //
-// REFDESK_BENCH_N sets N (default 10000).
+// REFDESK_BENCH_N sets N (default 10000); REFDESK_BENCH_CPUPROFILE=FILE
+// writes a processor profile of the intake alone.
 
 func benchN() int {
 	if n, err := strconv.Atoi(os.Getenv("REFDESK_BENCH_N")); err == nil && n > 0 {
@@ -257,6 +259,23 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// startCPUProfile profiles this process into path (REFDESK_BENCH_CPUPROFILE)
+// until the returned stop: intake alone, without the fill and the raw fetch
+// that -cpuprofile would take in too.
+func startCPUProfile(tb testing.TB, path string) (stop func()) {
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		tb.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
+}
+
 // runIntake runs the daemon from start until every message is processed and
 // moved, and checks that every record exists.
 func runIntake(tb testing.TB, srv *dovecottest.Server, n int) intakeRun {
@@ -278,6 +297,10 @@ func runIntake(tb testing.TB, srv *dovecottest.Server, n int) intakeRun {
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
 	srv.SettleSessions() // the earlier sessions' time is not intake's
+	stopProfile := func() {}
+	if path := os.Getenv("REFDESK_BENCH_CPUPROFILE"); path != "" {
+		stopProfile = startCPUProfile(tb, path)
+	}
 	dc0, rc0 := srv.CPUTime(), processCPU()
 	start := time.Now()
 	go func() { d.Run(ctx); close(stopped) }()
@@ -287,6 +310,7 @@ func runIntake(tb testing.TB, srv *dovecottest.Server, n int) intakeRun {
 		tb.Fatalf("intake: %d of %d after 10 minutes", done.Load(), n)
 	}
 	run := intakeRun{elapsed: time.Since(start), refdeskCPU: processCPU() - rc0, dovecotCPU: srv.CPUTime() - dc0}
+	stopProfile()
 	cancel()
 	<-stopped
 	var refs, out int

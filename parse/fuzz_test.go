@@ -7,6 +7,7 @@ import (
 	netmail "net/mail"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -192,6 +193,9 @@ func FuzzMailDate(f *testing.F) {
 
 // subjectSignalRegexps is subjectSignal as it was, every regexp tried on
 // every subject: FuzzSubjectSignal compares the two.
+// bounceSubjectRE is what bounceSubject does, as the regexp it was.
+var bounceSubjectRE = regexp.MustCompile(`^(\*+\s*)?(undeliverable|undelivered mail|delivery status notification|delivery notification|delivery failure|delivery failed|delivery has failed|delivery problem|delivery report|mail delivery failed|mail delivery failure|mail delivery problem|mail delivery error|mail delivery system|mail system error|returned mail|failure notice|failure delivery|failed mail|non-delivery|nondelivery|non delivery|nondeliverable|message status - undeliverable|message delayed|delayed mail|mail could not be delivered|message could not be delivered|could not send message|warning: could not send|non remis|non recapitabile|olevererbart|unzustellbar|onbestelbaar|no entregado|unable to deliver|notice: mail delivery status|message undeliverable|there was an error sending your mail|email delivery error|postmaster notify|message you sent blocked|メールエラー|配信エラー)`)
+
 func subjectSignalRegexps(subject string) string {
 	if lotusAutoRE.MatchString(strings.TrimSpace(subject)) {
 		return `"AUTO:" (Lotus Notes auto-reply)`
@@ -212,6 +216,17 @@ func subjectSignalRegexps(subject string) string {
 		return `"` + m + `" (delivery failure)`
 	}
 	return ""
+}
+
+func FuzzBounceSubject(f *testing.F) {
+	for _, s := range []string{"", "undeliverable: x", "*** delivery failure", "**\t\vreturned mail", "*", "* non remis", "配信エラー"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := bounceSubject(s), bounceSubjectRE.FindString(s); got != want {
+			t.Errorf("bounceSubject(%q) = %q, the regexp: %q", s, got, want)
+		}
+	})
 }
 
 func FuzzSubjectSignal(f *testing.F) {

@@ -135,8 +135,8 @@ func parseText(text string, opt Options, aliases *Aliases) Candidate {
 	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
 	var cur *pendingValue
 	for i, raw := range lines {
-		raw = strings.TrimRight(raw, " \t\r\u00a0")
-		if strings.TrimSpace(strings.Trim(raw, " \t\u00a0>")) == "" {
+		raw = lineEnd.trimRight(raw)
+		if strings.TrimSpace(quoteBlank.trim(raw)) == "" {
 			p.finish(cur)
 			cur = nil
 			continue
@@ -390,7 +390,7 @@ func splitLabelLine(line string) (labelLine, bool) {
 	if c < 0 {
 		return labelLine{}, false
 	}
-	label := strings.TrimSpace(strings.Trim(strings.TrimSpace(s[:c]), "*_"))
+	label := strings.TrimSpace(boldMarks.trim(strings.TrimSpace(s[:c])))
 	if !validLabel(label) {
 		return labelLine{}, false
 	}
@@ -398,8 +398,8 @@ func splitLabelLine(line string) (labelLine, bool) {
 	if strings.HasPrefix(v, "//") {
 		return labelLine{}, false // a URL, not a label
 	}
-	skip := len(v) - len(strings.TrimLeft(v, " \t*_\u00a0"))
-	value := strings.TrimSpace(strings.TrimRight(v[skip:], " \t*_"))
+	skip := len(v) - len(valueLead.trimLeft(v))
+	value := strings.TrimSpace(valueTail.trimRight(v[skip:]))
 	return labelLine{label: label, value: value, valueAt: at + c + w + skip, bullet: bullet}, true
 }
 

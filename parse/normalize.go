@@ -73,7 +73,7 @@ func Normalize(field, value string, opt Options) (string, string) {
 // Markdown bold markers around it.
 func cleanValue(s string) string {
 	s = collapseSpace(s)
-	s = strings.TrimSpace(strings.Trim(s, "*_"))
+	s = strings.TrimSpace(boldMarks.trim(s))
 	if strings.HasPrefix(s, "\"") && strings.HasSuffix(s, "\"") && len(s) >= 2 {
 		s = strings.TrimSpace(s[1 : len(s)-1])
 	}
@@ -81,7 +81,7 @@ func cleanValue(s string) string {
 }
 
 func isPlaceholder(s string) bool {
-	t := strings.Trim(s, " .!?")
+	t := placeholderCut.trim(s)
 	if len(t) > 32 {
 		// Longer than any placeholder even written with the few
 		// letters whose lower case is shorter ("K" as the Kelvin sign):
@@ -283,7 +283,11 @@ func parseDate(s string, now time.Time) (string, bool) {
 			best = &f
 		}
 	}
-	if m := isoDateRE.FindStringSubmatchIndex(s); m != nil {
+	if y, m, d, ok := wholeISODate(s); ok {
+		// What isoDateRE finds at 0, the first place any could; the
+		// usual form, without running four regexps.
+		best = &found{y: y, m: m, d: d}
+	} else if m := isoDateRE.FindStringSubmatchIndex(s); m != nil {
 		try(found{at: m[0], y: atoi(s[m[2]:m[3]]), m: atoi(s[m[4]:m[5]]), d: atoi(s[m[6]:m[7]])})
 	}
 	if m := numDateRE.FindStringSubmatchIndex(s); m != nil {
@@ -319,6 +323,39 @@ func parseDate(s string, now time.Time) (string, bool) {
 		return "", false
 	}
 	return t.Format("2006-01-02"), true
+}
+
+// wholeISODate reads s when it is all of a date as isoDateRE matches one:
+// four digits, then one or two, then one or two, separated by the same or
+// different marks of "-/.".
+func wholeISODate(s string) (y, m, d int, ok bool) {
+	if len(s) < 8 || len(s) > 10 || !isDigits(s[:4]) || !isDateSep(s[4]) {
+		return 0, 0, 0, false
+	}
+	rest := s[5:]
+	i := 0
+	for i < len(rest) && isDigit(rest[i]) {
+		i++
+	}
+	if i < 1 || i > 2 || i == len(rest) || !isDateSep(rest[i]) {
+		return 0, 0, 0, false
+	}
+	day := rest[i+1:]
+	if len(day) < 1 || len(day) > 2 || !isDigits(day) {
+		return 0, 0, 0, false
+	}
+	return atoi(s[:4]), atoi(rest[:i]), atoi(day), true
+}
+
+func isDateSep(c byte) bool { return c == '-' || c == '/' || c == '.' }
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func monthNum(s string) int {
