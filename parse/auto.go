@@ -190,10 +190,10 @@ var (
 	autoSubjectRE = regexp.MustCompile(`^(automatic reply|auto reply|auto-reply|autoreply|auto response|auto-response|autoresponse|automatic response|out of office|out of the office|out of office autoreply|out of office reply|abwesenheitsnotiz|automatische antwort|reponse automatique|respuesta automatica|risposta automatica|automatisch antwoord|automatiskt svar|automatisk svar|automatisk besked|automaattinen vastaus|automaticka odpoved|automatyczna odpowiedz|resposta automatica|automatikus valasz)\s*:`)
 	// Localised Exchange out-of-office subjects put the phrase after other
 	// words: "Arpus biroja atrasanas automatiska atbilde: ...".
-	autoPhraseRE    = regexp.MustCompile(`(automatic reply|automatiska atbilde|automatine atsakymas|automaatne vastus|automatische antwort|reponse automatique|automatic response)\s*:`)
-	autoBracketRE   = regexp.MustCompile(`[\[(]\s*(automatic reply|automatic response|auto[- ]?reply|auto[- ]?response|autoresponder|automatyczna odpowiedz|automatische antwort|reponse automatique|respuesta automatica|out of office)\s*[\])]`)
-	replyPrefixRE   = regexp.MustCompile(`^(re|fw|fwd|aw|sv|tr|wg)\s*:`)
-	lotusAutoRE     = regexp.MustCompile(`^AUTO:\s`)
+	autoPhraseRE  = regexp.MustCompile(`(automatic reply|automatiska atbilde|automatine atsakymas|automaatne vastus|automatische antwort|reponse automatique|automatic response)\s*:`)
+	autoBracketRE = regexp.MustCompile(`[\[(]\s*(automatic reply|automatic response|auto[- ]?reply|auto[- ]?response|autoresponder|automatyczna odpowiedz|automatische antwort|reponse automatique|respuesta automatica|out of office)\s*[\])]`)
+	replyPrefixRE = regexp.MustCompile(`^(re|fw|fwd|aw|sv|tr|wg)\s*:`)
+	lotusAutoRE   = regexp.MustCompile(`^AUTO:\s`)
 )
 
 // bounceSubjects begin the subjects of delivery failures, in the order they
