@@ -5,16 +5,16 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/jmoiron/sqlx"
 )
 
 // Lookups for a whole intake transaction at once: intake asks these once
 // per chunk of messages, with every key of the chunk, instead of once per
-// message (see ingest's chunk). The IN lists are bound parameters, split
-// to stay far below SQLite's limit on variables.
+// message (see ingest's chunk). Each list of keys is one bound parameter, a
+// JSON array (jsonList), so the queries are prepared once, not once per
+// chunk with as many variables as keys.
 
-// inChunk is how many values one IN list binds.
+// inChunk is how many values one IN list binds, where a list is bound
+// value by value (EventsOf).
 const inChunk = 500
 
 // CapKinds are the kinds of outbox message the per-sender reply cap counts
@@ -45,25 +45,15 @@ func inParts[T any](vals []T, fn func([]T) error) error {
 // first message stored with it (its id and disposition): MessageBySHA for
 // many hashes at once.
 func (t *Tx) MessagesBySHA(sums []string) (map[string]*Message, error) {
-	out := make(map[string]*Message)
-	err := inParts(sums, func(part []string) error {
-		q, args, err := sqlx.In(`SELECT id, sha256, disposition FROM messages WHERE sha256 IN (?) ORDER BY id`, part)
-		if err != nil {
-			return err
-		}
-		var rows []Message
-		if err := t.tx.SelectContext(t.ctx, &rows, t.tx.Rebind(q), args...); err != nil {
-			return err
-		}
-		for i := range rows {
-			if _, ok := out[rows[i].SHA256]; !ok {
-				out[rows[i].SHA256] = &rows[i]
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	var rows []Message
+	if err := t.q("messages_by_sha").SelectContext(t.ctx, &rows, jsonList(sums)); err != nil {
 		return nil, fmt.Errorf("store: messages by hash: %w", err)
+	}
+	out := make(map[string]*Message, len(rows))
+	for i := range rows {
+		if _, ok := out[rows[i].SHA256]; !ok {
+			out[rows[i].SHA256] = &rows[i]
+		}
 	}
 	return out, nil
 }
@@ -93,16 +83,19 @@ type NameDOB struct{ NameKey, DateOfBirth string }
 // of names (each referral once, in order of id). Empty values match
 // nothing, as in OpenDuplicate.
 func (t *Tx) OpenClients(phones, emails []string, names []NameDOB) ([]ClientKeys, error) {
-	const cols = `r.id, r.status, r.client_phone, r.client_email, r.name_key, r.date_of_birth`
-	// "+r.status": the status is checked on the rows found, never used to
-	// find them (its index would read every open referral).
-	const open = `+r.status IN (?)`
+	pairs := make([][]string, len(names))
+	for i, n := range names {
+		pairs[i] = []string{n.NameKey, n.DateOfBirth}
+	}
 	seen := map[int64]bool{}
 	var out []ClientKeys
-	add := func(q string, args []any) error {
+	for _, by := range []struct {
+		query string
+		keys  string
+	}{{"open_clients_by_phone", jsonList(phones)}, {"open_clients_by_email", jsonList(emails)}, {"open_clients_by_name", jsonPairs(pairs)}} {
 		var rows []ClientKeys
-		if err := t.tx.SelectContext(t.ctx, &rows, t.tx.Rebind(q), args...); err != nil {
-			return err
+		if err := t.q(by.query).SelectContext(t.ctx, &rows, by.keys); err != nil {
+			return nil, fmt.Errorf("store: open referrals by client: %w", err)
 		}
 		for _, r := range rows {
 			if !seen[r.ID] {
@@ -110,44 +103,6 @@ func (t *Tx) OpenClients(phones, emails []string, names []NameDOB) ([]ClientKeys
 				out = append(out, r)
 			}
 		}
-		return nil
-	}
-	for _, by := range []struct {
-		col  string
-		vals []string
-	}{{"client_phone", phones}, {"client_email", emails}} {
-		// col is one of the two names above, never input; the "<> ''"
-		// lets SQLite use the column's partial index.
-		err := inParts(by.vals, func(part []string) error {
-			q, args, err := sqlx.In(`SELECT `+cols+` FROM referrals r WHERE r.`+by.col+` IN (?) AND r.`+by.col+` <> '' AND `+open,
-				part, OpenStatuses)
-			if err != nil {
-				return err
-			}
-			return add(q, args)
-		})
-		if err != nil {
-			return nil, fmt.Errorf("store: open referrals by client: %w", err)
-		}
-	}
-	// Name and date of birth in pairs: each pair one lookup in the
-	// (name_key, date_of_birth) index.
-	err := inParts(names, func(part []NameDOB) error {
-		pairs := strings.Repeat("(?, ?), ", len(part))
-		args := make([]any, 0, 2*len(part))
-		for _, n := range part {
-			args = append(args, n.NameKey, n.DateOfBirth)
-		}
-		q, args, err := sqlx.In(`SELECT `+cols+` FROM (VALUES `+pairs[:len(pairs)-2]+`) AS v
-			JOIN referrals r ON r.name_key = v.column1 AND r.date_of_birth = v.column2
-			WHERE r.name_key <> '' AND r.date_of_birth <> '' AND `+open, append(args, OpenStatuses)...)
-		if err != nil {
-			return err
-		}
-		return add(q, args)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: open referrals by client: %w", err)
 	}
 	slices.SortFunc(out, func(a, b ClientKeys) int { return int(a.ID - b.ID) })
 	return out, nil
@@ -157,27 +112,16 @@ func (t *Tx) OpenClients(phones, emails []string, names []NameDOB) ([]ClientKeys
 // queued to it since a time: RepliesSince for many addresses at once,
 // without its limit. Addresses with none are absent.
 func (t *Tx) ReplyCounts(addrs []string, since time.Time) (map[string]int, error) {
-	out := make(map[string]int)
-	err := inParts(addrs, func(part []string) error {
-		q, args, err := sqlx.In(`SELECT to_addr, count(*) AS n FROM outbox
-			WHERE to_addr IN (?) AND created_at >= ? AND kind IN (?) GROUP BY to_addr`, part, since.UTC(), CapKinds)
-		if err != nil {
-			return err
-		}
-		var rows []struct {
-			Addr string `db:"to_addr"`
-			N    int    `db:"n"`
-		}
-		if err := t.tx.SelectContext(t.ctx, &rows, t.tx.Rebind(q), args...); err != nil {
-			return err
-		}
-		for _, r := range rows {
-			out[r.Addr] = r.N
-		}
-		return nil
-	})
-	if err != nil {
+	var rows []struct {
+		Addr string `db:"to_addr"`
+		N    int    `db:"n"`
+	}
+	if err := t.q("reply_counts").SelectContext(t.ctx, &rows, jsonList(addrs), since.UTC()); err != nil {
 		return nil, fmt.Errorf("store: reply counts: %w", err)
+	}
+	out := make(map[string]int, len(rows))
+	for _, r := range rows {
+		out[r.Addr] = r.N
 	}
 	return out, nil
 }
@@ -192,21 +136,59 @@ type QueuedReply struct {
 // after from and before to.
 func (t *Tx) ReplyTimes(addrs []string, from, to time.Time) ([]QueuedReply, error) {
 	var out []QueuedReply
-	err := inParts(addrs, func(part []string) error {
-		q, args, err := sqlx.In(`SELECT to_addr, created_at FROM outbox
-			WHERE to_addr IN (?) AND created_at >= ? AND created_at < ? AND kind IN (?)`, part, from.UTC(), to.UTC(), CapKinds)
-		if err != nil {
-			return err
-		}
-		var rows []QueuedReply
-		if err := t.tx.SelectContext(t.ctx, &rows, t.tx.Rebind(q), args...); err != nil {
-			return err
-		}
-		out = append(out, rows...)
-		return nil
-	})
-	if err != nil {
+	if err := t.q("reply_times").SelectContext(t.ctx, &out, jsonList(addrs), from.UTC(), to.UTC()); err != nil {
 		return nil, fmt.Errorf("store: reply times: %w", err)
 	}
 	return out, nil
+}
+
+// jsonList is vals as a JSON array, for json_each: each string between
+// quotes with only the quote, the backslash and control bytes escaped, so
+// that json_each gives back exactly the bytes (invalid UTF-8 included)
+// that an equal column holds.
+func jsonList(vals []string) string {
+	n := 2
+	for _, v := range vals {
+		n += len(v) + 3
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '[')
+	for i, v := range vals {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONBytes(b, v)
+	}
+	return string(append(b, ']'))
+}
+
+// jsonPairs is an array of arrays of strings, as jsonList writes them.
+func jsonPairs(rows [][]string) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, r := range rows {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(jsonList(r))
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// appendJSONBytes appends s as a JSON string that keeps its bytes.
+func appendJSONBytes(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -139,4 +140,75 @@ func FuzzJSONValues(f *testing.F) {
 			t.Errorf("List %q: %s, encoding/json %s", l, got, want)
 		}
 	})
+}
+
+// FuzzJSONListRoundTrip: json_each gives back exactly the strings jsonList
+// was given, invalid UTF-8, quotes and control bytes included, so a key
+// equals a stored column just when the value does.
+func FuzzJSONListRoundTrip(f *testing.F) {
+	s := openTest(f)
+	for _, v := range []string{"", "a@x", "Dana \"Dee\" Whitfield", "back\\slash", "\xff\xfe", "é", "\u2028", "nul\x00byte", "tab\t\n", "\x7f", "[1]", "\\u0041"} {
+		f.Add(v, "k")
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		for _, vals := range [][]string{{a}, {a, b, ""}} {
+			var got []string
+			if err := s.DB().Select(&got, "SELECT CAST(value AS BLOB) FROM json_each(?) ORDER BY key", jsonList(vals)); err != nil {
+				t.Fatalf("jsonList(%q) = %s: %v", vals, jsonList(vals), err)
+			}
+			if !slices.Equal(got, vals) {
+				t.Fatalf("json_each(jsonList(%q)) = %q", vals, got)
+			}
+		}
+		var pair []string
+		if err := s.DB().Select(&pair, "SELECT CAST(value ->> 0 AS BLOB) FROM json_each(?) UNION ALL SELECT CAST(value ->> 1 AS BLOB) FROM json_each(?)",
+			jsonPairs([][]string{{a, b}}), jsonPairs([][]string{{a, b}})); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(pair, []string{a, b}) {
+			t.Fatalf("jsonPairs(%q, %q) read back as %q", a, b, pair)
+		}
+	})
+}
+
+// The chunk lookups find their rows through the indexes, not by reading
+// every referral or every reply.
+func TestBatchLookupsUseIndexes(t *testing.T) {
+	s := openTest(t)
+	qs, err := loadQueries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string][]string{
+		"messages_by_sha":       {"INDEX messages_sha256"},
+		"open_clients_by_phone": {"INDEX referrals_phone"},
+		"open_clients_by_email": {"INDEX referrals_email"},
+		"open_clients_by_name":  {"INDEX referrals_name_dob"},
+		"reply_counts":          {"INDEX outbox_to"},
+		"reply_times":           {"INDEX outbox_to"},
+	} {
+		rows, err := s.DB().Query("EXPLAIN QUERY PLAN "+qs[name], "[]", time.Now(), time.Now())
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var details []string
+		for rows.Next() {
+			var id, parent, notUsed int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notUsed, &detail); err != nil {
+				t.Fatal(err)
+			}
+			details = append(details, detail)
+		}
+		rows.Close()
+		all := strings.Join(details, "; ")
+		for _, w := range want {
+			if !strings.Contains(all, w) {
+				t.Errorf("%s: plan %q does not use %s", name, all, w)
+			}
+		}
+		if strings.Contains(all, "SCAN r") || strings.Contains(all, "SCAN outbox") || strings.Contains(all, "SCAN messages") {
+			t.Errorf("%s: plan %q reads a whole table", name, all)
+		}
+	}
 }

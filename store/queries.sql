@@ -158,3 +158,42 @@ ORDER BY id;
 -- Outbound mail that failed permanently or bounced, queued at or after a
 -- time: what the daily digest reminds coaches of.
 SELECT * FROM outbox WHERE status IN ('failed', 'bounced') AND created_at >= ? ORDER BY id;
+
+-- Intake's lookups for a whole chunk of messages (batch.go). Each list of
+-- keys is one parameter, a JSON array read with json_each, so that each
+-- query is prepared once, whatever the chunk's size.
+-- name: messages_by_sha
+SELECT id, sha256, disposition FROM messages WHERE sha256 IN (SELECT value FROM json_each(?)) ORDER BY id;
+
+-- "+r.status": the status is checked on the rows found, never used to find
+-- them (its index would read every open referral); "<> ''" lets SQLite use
+-- the column's partial index.
+-- name: open_clients_by_phone
+SELECT r.id, r.status, r.client_phone, r.client_email, r.name_key, r.date_of_birth FROM referrals r
+WHERE r.client_phone IN (SELECT value FROM json_each(?)) AND r.client_phone <> ''
+  AND +r.status IN ('needs-info', 'accepted', 'waitlisted', 'scheduled', 'no-show', 'enrolled');
+
+-- name: open_clients_by_email
+SELECT r.id, r.status, r.client_phone, r.client_email, r.name_key, r.date_of_birth FROM referrals r
+WHERE r.client_email IN (SELECT value FROM json_each(?)) AND r.client_email <> ''
+  AND +r.status IN ('needs-info', 'accepted', 'waitlisted', 'scheduled', 'no-show', 'enrolled');
+
+-- The parameter is an array of [name key, date of birth] pairs: each pair
+-- one lookup in the (name_key, date_of_birth) index.
+-- name: open_clients_by_name
+SELECT r.id, r.status, r.client_phone, r.client_email, r.name_key, r.date_of_birth
+FROM json_each(?) AS v
+JOIN referrals r ON r.name_key = v.value ->> 0 AND r.date_of_birth = v.value ->> 1
+WHERE r.name_key <> '' AND r.date_of_birth <> ''
+  AND +r.status IN ('needs-info', 'accepted', 'waitlisted', 'scheduled', 'no-show', 'enrolled');
+
+-- name: reply_counts
+SELECT to_addr, count(*) AS n FROM outbox
+WHERE to_addr IN (SELECT value FROM json_each(?1)) AND created_at >= ?2
+  AND kind IN ('accepted', 'redirected', 'needs-info', 'duplicate', 'waitlisted', 'unknown-sender', 'batch', 'too-large')
+GROUP BY to_addr;
+
+-- name: reply_times
+SELECT to_addr, created_at FROM outbox
+WHERE to_addr IN (SELECT value FROM json_each(?1)) AND created_at >= ?2 AND created_at < ?3
+  AND kind IN ('accepted', 'redirected', 'needs-info', 'duplicate', 'waitlisted', 'unknown-sender', 'batch', 'too-large');
