@@ -61,8 +61,10 @@ func TestAttachmentsStoredWithTheRecord(t *testing.T) {
 }
 
 // TestParseTimeLimit: a message that takes longer than intake.parse_timeout
-// is quarantined with the reason, and no goroutine is left behind.
+// is quarantined with the reason, and no goroutine is left behind (once
+// the idle parsers have ended).
 func TestParseTimeLimit(t *testing.T) {
+	defer parserIdle.Store(parserIdle.Swap(int64(50 * time.Millisecond)))
 	in := newIntake(t, func(c *configs.Config) {
 		c.Intake.MaxMessageSize = 25 << 20
 		c.Intake.ParseTimeout.Duration = time.Nanosecond

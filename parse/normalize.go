@@ -287,23 +287,25 @@ func parseDate(s string, now time.Time) (string, bool) {
 		// What isoDateRE finds at 0, the first place any could; the
 		// usual form, without running four regexps.
 		best = &found{y: y, m: m, d: d}
-	} else if m := isoDateRE.FindStringSubmatchIndex(s); m != nil {
-		try(found{at: m[0], y: atoi(s[m[2]:m[3]]), m: atoi(s[m[4]:m[5]]), d: atoi(s[m[6]:m[7]])})
-	}
-	if m := numDateRE.FindStringSubmatchIndex(s); m != nil {
-		a, b, y := atoi(s[m[2]:m[3]]), atoi(s[m[4]:m[5]]), s[m[6]:m[7]]
-		mo, d := a, b
-		if a > 12 && b <= 12 {
-			mo, d = b, a // 25/12/1990: day first
+	} else {
+		if m := isoDateRE.FindStringSubmatchIndex(s); m != nil {
+			try(found{at: m[0], y: atoi(s[m[2]:m[3]]), m: atoi(s[m[4]:m[5]]), d: atoi(s[m[6]:m[7]])})
 		}
-		try(found{at: m[0], y: atoi(y), m: mo, d: d, short: len(y) == 2})
-	}
-	if m := monthDateRE.FindStringSubmatchIndex(s); m != nil {
-		y := s[m[6]:m[7]]
-		try(found{at: m[0], y: atoi(y), m: monthNum(s[m[2]:m[3]]), d: atoi(s[m[4]:m[5]]), short: len(y) == 2})
-	}
-	if m := dayMonthRE.FindStringSubmatchIndex(s); m != nil {
-		try(found{at: m[0], y: atoi(s[m[6]:m[7]]), m: monthNum(s[m[4]:m[5]]), d: atoi(s[m[2]:m[3]])})
+		if m := numDateRE.FindStringSubmatchIndex(s); m != nil {
+			a, b, y := atoi(s[m[2]:m[3]]), atoi(s[m[4]:m[5]]), s[m[6]:m[7]]
+			mo, d := a, b
+			if a > 12 && b <= 12 {
+				mo, d = b, a // 25/12/1990: day first
+			}
+			try(found{at: m[0], y: atoi(y), m: mo, d: d, short: len(y) == 2})
+		}
+		if m := monthDateRE.FindStringSubmatchIndex(s); m != nil {
+			y := s[m[6]:m[7]]
+			try(found{at: m[0], y: atoi(y), m: monthNum(s[m[2]:m[3]]), d: atoi(s[m[4]:m[5]]), short: len(y) == 2})
+		}
+		if m := dayMonthRE.FindStringSubmatchIndex(s); m != nil {
+			try(found{at: m[0], y: atoi(s[m[6]:m[7]]), m: monthNum(s[m[4]:m[5]]), d: atoi(s[m[2]:m[3]])})
+		}
 	}
 	if best == nil {
 		return "", false
