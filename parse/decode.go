@@ -225,14 +225,24 @@ func (d *b64Decoder) flush(dst []byte) []byte {
 	return dst
 }
 
+// utf8Family tells whether a part in charset cs is read as UTF-8 (with
+// windows-1252 for what is not valid UTF-8): no charset, ASCII, UTF-8 and
+// the labels that say nothing.
+func utf8Family(cs string) bool {
+	switch strings.ToLower(strings.Trim(strings.TrimSpace(cs), "\"'")) {
+	case "", "us-ascii", "ascii", "utf-8", "utf8", "unicode-1-1-utf-8", "x-unknown", "unknown-8bit", "unknown", "default":
+		return true
+	}
+	return false
+}
+
 // decodeCharset converts text to UTF-8. An unknown charset is a Problem;
 // the bytes are then read as UTF-8 when valid, else as windows-1252.
 func (w *walker) decodeCharset(cs string, b []byte) string {
-	cs = strings.ToLower(strings.Trim(strings.TrimSpace(cs), "\"'"))
-	switch cs {
-	case "", "us-ascii", "ascii", "utf-8", "utf8", "unicode-1-1-utf-8", "x-unknown", "unknown-8bit", "unknown", "default":
+	if utf8Family(cs) {
 		return toUTF8(string(b))
 	}
+	cs = strings.ToLower(strings.Trim(strings.TrimSpace(cs), "\"'"))
 	if singleByteCharset(cs) && looksUTF8(b) {
 		// A wrong declaration: UTF-8 text labelled Latin-1 (or another
 		// single-byte charset) is common, and Latin-1 text is almost never

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/emersion/go-message/textproto"
 )
@@ -239,9 +240,10 @@ func transferEncoding(h textproto.Header) string {
 
 // readPart reads a part's raw body, failing past the part limit (allowing
 // for transfer-encoding overhead).
-func (w *walker) readPart(body io.Reader) ([]byte, error) {
+func (w *walker) readPart(body io.Reader, buf *bytes.Buffer) ([]byte, error) {
 	limit := 3*w.opt.MaxPartBytes + 64<<10
-	b, err := io.ReadAll(io.LimitReader(body, limit+1))
+	_, err := buf.ReadFrom(io.LimitReader(body, limit+1))
+	b := buf.Bytes()
 	if int64(len(b)) > limit {
 		return nil, &LimitError{Reason: fmt.Sprintf("a MIME part is larger than %d bytes", w.opt.MaxPartBytes)}
 	}
@@ -251,9 +253,21 @@ func (w *walker) readPart(body io.Reader) ([]byte, error) {
 	return b, nil
 }
 
+// partBufs are the buffers text parts are read into. A part's text leaves
+// as a string of its own (decodeCharset copies), so its buffer can serve
+// the next part: a 4 KB message allocates 5 KB less.
+var partBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 // text reads a text/plain or text/html body part.
 func (w *walker) text(body io.Reader, enc string, params map[string]string, html bool) (bodyText, error) {
-	raw, err := w.readPart(body)
+	buf := partBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 1<<20 {
+			partBufs.Put(buf)
+		}
+	}()
+	raw, err := w.readPart(body, buf)
 	if err != nil {
 		return bodyText{}, err
 	}
@@ -261,7 +275,14 @@ func (w *walker) text(body io.Reader, enc string, params map[string]string, html
 	if int64(len(dec)) > w.opt.MaxPartBytes {
 		return bodyText{}, &LimitError{Reason: fmt.Sprintf("a MIME part is larger than %d bytes", w.opt.MaxPartBytes)}
 	}
-	s := w.decodeCharset(params["charset"], dec)
+	cs := params["charset"]
+	if utf8Family(cs) {
+		// Line ends made "\n" in the part's own bytes (raw, or what
+		// decodeTransfer made of it), before the one copy into a string.
+		// Other charsets are decoded first: in UTF-16 a CR is two bytes.
+		dec = unixLineEnds(dec)
+	}
+	s := w.decodeCharset(cs, dec)
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	s = strings.ReplaceAll(s, "\r", "\n")
 	if !html && strings.EqualFold(params["format"], "flowed") {
@@ -274,6 +295,27 @@ func (w *walker) text(body io.Reader, enc string, params map[string]string, html
 		return bodyText{text: HTMLToText(s), html: true}, nil
 	}
 	return bodyText{text: s}, nil
+}
+
+// unixLineEnds makes every CRLF and lone CR of b a LF, in place, and
+// returns what is left of b.
+func unixLineEnds(b []byte) []byte {
+	i := bytes.IndexByte(b, '\r')
+	if i < 0 {
+		return b
+	}
+	out := b[:i]
+	for ; i < len(b); i++ {
+		c := b[i]
+		if c == '\r' {
+			if i+1 < len(b) && b[i+1] == '\n' {
+				continue // the LF follows
+			}
+			c = '\n'
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // embeddedHeader reads the header of an attached message or an rfc822-headers

@@ -61,3 +61,16 @@ func TestWholeISODateAsTheRegexp(t *testing.T) {
 		}
 	}
 }
+
+// unixLineEnds does in place what the two ReplaceAll calls after it did.
+func FuzzUnixLineEnds(f *testing.F) {
+	for _, s := range []string{"", "a\r\nb", "\r", "\r\r\n\n", "x\ry\r\n", "no line end", "\r\n\r\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
+		if got := string(unixLineEnds([]byte(s))); got != want {
+			t.Errorf("unixLineEnds(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
