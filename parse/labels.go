@@ -30,22 +30,37 @@ type pendingValue struct {
 	field  string // canonical field, or "" for extra and part labels
 	indent int
 	free   bool // free text: continues on any non-label line
-	value  strings.Builder
+	value  string
+	joined *strings.Builder // the value once a second line is added to it
 }
 
 func (p *pendingValue) add(s string, bullet bool) {
 	s = cleanValue(s)
-	if s == "" {
-		return
-	}
-	if p.value.Len() > 0 {
-		if bullet {
-			p.value.WriteString("; ")
-		} else {
-			p.value.WriteString(" ")
+	switch {
+	case s == "":
+	case p.value == "" && p.joined == nil:
+		p.value = s // most values are one line: no copy
+	default:
+		if p.joined == nil {
+			p.joined = &strings.Builder{}
+			p.joined.Grow(len(p.value) + 2 + len(s))
+			p.joined.WriteString(p.value)
 		}
+		if bullet {
+			p.joined.WriteString("; ")
+		} else {
+			p.joined.WriteByte(' ')
+		}
+		p.joined.WriteString(s)
 	}
-	p.value.WriteString(s)
+}
+
+// String is the value so far.
+func (p *pendingValue) String() string {
+	if p.joined != nil {
+		return p.joined.String()
+	}
+	return p.value
 }
 
 // textParser assembles one Candidate.
@@ -130,9 +145,13 @@ func referrerField(field, label string) (string, string) {
 }
 
 func parseText(text string, opt Options, aliases *Aliases) Candidate {
+	return parseLines(strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n"), opt, aliases)
+}
+
+// parseLines is parseText on text split at its line ends.
+func parseLines(lines []string, opt Options, aliases *Aliases) Candidate {
 	p := &textParser{opt: opt, aliases: aliases, parts: map[string]string{},
 		c: Candidate{Source: "body", Fields: map[string]string{}}}
-	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
 	var cur *pendingValue
 	for i, raw := range lines {
 		raw = lineEnd.trimRight(raw)
@@ -194,7 +213,7 @@ func (p *textParser) finish(v *pendingValue) {
 		return
 	}
 	key := labelKey(v.label)
-	raw := v.value.String()
+	raw := v.String()
 	if v.field == "" {
 		if part, ok := labelParts[key]; ok && p.section != sectionReferrer {
 			val, note := Normalize(v.label, raw, p.opt)

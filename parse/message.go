@@ -106,8 +106,9 @@ func Parse(r io.Reader, opt Options) (*Message, error) {
 		return nil, &LimitError{Reason: w.limit}
 	}
 
-	text := stripQuoted(body.text, isForward(m.Subject))
-	c := parseText(text, opt, aliases)
+	lines := stripQuotedLines(body.text, isForward(m.Subject))
+	text := strings.Join(lines, "\n")
+	c := parseLines(lines, opt, aliases) // parseText(text) without splitting it again
 	m.Candidates = append(m.Candidates, merge(c, w.found, w.notes)...)
 	m.Text = maskText(text)
 	m.Subject, _ = maskDigits(m.Subject, false)

@@ -42,6 +42,11 @@ var (
 // ("Fwd:" subject), so its first Outlook-style header block introduces the
 // forwarded referral instead of an old thread.
 func stripQuoted(text string, forward bool) string {
+	return strings.Join(stripQuotedLines(text, forward), "\n")
+}
+
+// stripQuotedLines is stripQuoted's text as lines.
+func stripQuotedLines(text string, forward bool) []string {
 	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
 	var out []string
 	for depth := 0; depth < 16; depth++ {
@@ -73,7 +78,7 @@ func stripQuoted(text string, forward bool) string {
 	for len(out) > 0 && strings.TrimSpace(out[0]) == "" {
 		out = out[1:]
 	}
-	return strings.Join(out, "\n")
+	return out
 }
 
 // findBoundary finds the first line where a quoted reply or a forwarded
