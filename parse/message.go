@@ -159,8 +159,10 @@ func readHeader(br *bufio.Reader, limit int) (fields []headerField, rest []byte,
 	size := 0
 	first := true
 	lead := 0 // blank lines before the header
+	var buf []byte // the line read: each field's strings are copied out of it
 	for {
-		line, rerr := readLine(br, limit-size)
+		line, rerr := readLine(br, limit-size, buf[:0])
+		buf = line
 		size += len(line)
 		if size >= limit {
 			return nil, nil, nil, &LimitError{Reason: fmt.Sprintf("header larger than %d bytes", limit)}
@@ -191,7 +193,7 @@ func readHeader(br *bufio.Reader, limit int) (fields []headerField, rest []byte,
 		case trimmed[0] == ' ' || trimmed[0] == '\t':
 			if len(fields) > 0 {
 				f := &fields[len(fields)-1]
-				f.value += " " + strings.TrimSpace(string(trimmed))
+				f.value = f.value + " " + string(bytes.TrimSpace(trimmed))
 			}
 		default:
 			k, v, ok := splitField(trimmed)
@@ -203,11 +205,11 @@ func readHeader(br *bufio.Reader, limit int) (fields []headerField, rest []byte,
 					// A value wrapped without indentation: the header goes on.
 					problems = append(problems, "a malformed header line was joined to the field before it")
 					f := &fields[len(fields)-1]
-					f.value += " " + strings.TrimSpace(string(trimmed))
+					f.value = f.value + " " + string(bytes.TrimSpace(trimmed))
 					break
 				}
 				problems = append(problems, "a malformed header line ends the header; the rest is read as body")
-				return fields, line, problems, nil
+				return fields, bytes.Clone(line), problems, nil
 			}
 			fields = append(fields, headerField{k, v})
 		}
@@ -249,9 +251,9 @@ func headerLineNext(br *bufio.Reader) bool {
 	return false
 }
 
-// readLine reads one line including its end, at most max bytes.
-func readLine(br *bufio.Reader, max int) ([]byte, error) {
-	var line []byte
+// readLine reads one line including its end, at most max bytes, appending
+// it to line.
+func readLine(br *bufio.Reader, max int, line []byte) ([]byte, error) {
 	for {
 		chunk, err := br.ReadSlice('\n')
 		line = append(line, chunk...)
@@ -281,7 +283,7 @@ func splitField(line []byte) (string, string, bool) {
 			return "", "", false
 		}
 	}
-	return string(key), strings.TrimSpace(string(line[i+1:])), true
+	return string(key), string(bytes.TrimSpace(line[i+1:])), true
 }
 
 // headerOf builds a textproto.Header whose Get returns the topmost field.
