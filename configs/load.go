@@ -132,7 +132,7 @@ func (c *Config) setDefaults() {
 	def(&c.IMAP.Quarantine, "Quarantine")
 	defDur("imap.poll_interval", &c.IMAP.PollInterval, 60*time.Second)
 	defDur("imap.idle_timeout", &c.IMAP.IdleTimeout, 25*time.Minute)
-	defInt("imap.batch_size", &c.IMAP.BatchSize, 200)
+	defInt("imap.batch_size", &c.IMAP.BatchSize, 500)
 	def(&c.SMTP.Security, "starttls")
 	def(&c.SMTP.Auth, "password")
 	for _, s := range []*Server{&c.IMAP.Server, &c.SMTP.Server} {

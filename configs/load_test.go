@@ -21,7 +21,7 @@ func TestDefaultsMatchTheExampleFile(t *testing.T) {
 		get           func(*configs.Config) any
 		specifiedWant any // what SPEC or the brief promises; nil = only compare to the example
 	}{
-		{"imap.batch_size", func(c *configs.Config) any { return c.IMAP.BatchSize }, 200},
+		{"imap.batch_size", func(c *configs.Config) any { return c.IMAP.BatchSize }, 500},
 		{"imap.security", func(c *configs.Config) any { return c.IMAP.Security }, "tls"},
 		{"imap.auth", func(c *configs.Config) any { return c.IMAP.Auth }, "password"},
 		{"imap.mailbox", func(c *configs.Config) any { return c.IMAP.Mailbox }, "INBOX"},

@@ -368,7 +368,7 @@ func BenchmarkIntakeDovecot(b *testing.B) {
 }
 
 // BenchmarkProcess is intake without IMAP: parse, triage and store of the
-// benchmark's referrals, in transactions of 200 (imap.batch_size), each
+// benchmark's referrals, in transactions of imap.batch_size (500), each
 // chunk through ProcessAll, as the daemon does.
 func BenchmarkProcess(b *testing.B) {
 	cfg := benchConfig(b, &dovecottest.Server{Addr: "127.0.0.1:1", User: "u"})
@@ -384,9 +384,10 @@ func BenchmarkProcess(b *testing.B) {
 	}
 	received := time.Now() // the INTERNALDATE the daemon passes on
 	b.ResetTimer()
-	for i := 0; i < b.N; i += 200 {
-		ins := make([]Inbound, 0, 200)
-		for j := i; j < min(i+200, b.N); j++ {
+	batch := cfg.IMAP.BatchSize
+	for i := 0; i < b.N; i += batch {
+		ins := make([]Inbound, 0, batch)
+		for j := i; j < min(i+batch, b.N); j++ {
 			ins = append(ins, Inbound{Mailbox: "INBOX", UIDValidity: 1, UID: uint32(j + 1), Raw: msgs[j], Size: int64(len(msgs[j])), Received: received})
 		}
 		err := st.InTx(context.Background(), func(tx *store.Tx) error {

@@ -250,11 +250,25 @@ func logReason(p *Processed) string {
 // MoveOut moves messages out of the selected mailbox: UID MOVE (RFC 6851), or
 // COPY + STORE \Deleted + UID EXPUNGE with UIDPLUS (RFC 4315). Without either
 // it copies them and flags them done, and leaves them: a plain EXPUNGE would
-// delete every \Deleted message, other clients' too.
+// delete every \Deleted message, other clients' too. The UIDs go at most
+// maxSetUIDs to a command.
 func MoveOut(c *imapclient.Client, uids []imap.UID, folder string) error {
-	if len(uids) == 0 {
-		return nil
+	for len(uids) > 0 {
+		part := uids[:min(len(uids), maxSetUIDs)]
+		uids = uids[len(part):]
+		if err := moveOut(c, part, folder); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// maxSetUIDs bounds the UIDs of one command: scattered six-digit UIDs make
+// a line of about 3.5 KB, well under the 8,192 octets RFC 7162 §4 asks
+// clients to stay within (and servers such as Gmail's enforce).
+const maxSetUIDs = 500
+
+func moveOut(c *imapclient.Client, uids []imap.UID, folder string) error {
 	set := imap.UIDSetNum(uids...)
 	caps := c.Caps()
 	if caps.Has(imap.CapMove) || caps.Has(imap.CapUIDPlus) {

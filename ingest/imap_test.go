@@ -277,3 +277,40 @@ func TestMovesGatherAfterTheirCommits(t *testing.T) {
 		}
 	}
 }
+
+// TestMoveOutScatteredUIDs: a move of more UIDs than one command carries
+// (every other message, so the set does not shrink to ranges) goes in
+// several commands and leaves none behind, the parts' edges included.
+func TestMoveOutScatteredUIDs(t *testing.T) {
+	m := startMem(t, rev2)
+	const n = 2*maxSetUIDs + 203
+	c := m.client(t)
+	for i := range n {
+		raw := fmt.Appendf(nil, "From: a@x\r\nSubject: %d\r\n\r\nbody\r\n", i)
+		cmd := c.Append("INBOX", int64(len(raw)), nil)
+		cmd.Write(raw)
+		if err := cmd.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := EnsureMailbox(c, "Processed"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	var odd []imap.UID
+	for u := imap.UID(1); u <= n; u += 2 {
+		odd = append(odd, u)
+	}
+	if err := MoveOut(c, odd, "Processed"); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if got, left := m.Count(t, "Processed"), m.Count(t, "INBOX"); got != len(odd) || left != n-len(odd) {
+		t.Errorf("moved %d of %d, %d left of %d", got, len(odd), left, n-len(odd))
+	}
+}
