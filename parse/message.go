@@ -158,7 +158,7 @@ type headerField struct{ key, value string }
 func readHeader(br *bufio.Reader, limit int) (fields []headerField, rest []byte, problems []string, err error) {
 	size := 0
 	first := true
-	lead := 0 // blank lines before the header
+	lead := 0      // blank lines before the header
 	var buf []byte // the line read: each field's strings are copied out of it
 	for {
 		line, rerr := readLine(br, limit-size, buf[:0])
