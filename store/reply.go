@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"strings"
+	"time"
 )
 
 // Reply is the data of an automatic reply, kept in OutMsg.Data as JSON. It is
@@ -37,10 +38,18 @@ type ServiceInfo struct {
 
 // NewMessageID makes a fresh Message-ID (without angle brackets) in domain.
 // Outbox rows get theirs before the first attempt, so a retry after a crash
-// carries the same id and the far end can tell it is the same message.
+// carries the same id and the far end can tell it is the same message. It
+// starts with the time in milliseconds, in fixed-width hex, then 64 random
+// bits: ids made later sort later, so the outbox's unique index on them
+// grows at its end instead of at a random leaf for every reply.
 func NewMessageID(domain string) string {
-	var b [12]byte
-	rand.Read(b[:])
+	var b [14]byte
+	ms := uint64(time.Now().UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	rand.Read(b[6:])
 	if domain == "" {
 		domain = "refdesk.invalid"
 	}

@@ -357,3 +357,29 @@ func TestCancelledFirstReadDoesNotBreakTheNext(t *testing.T) {
 		t.Fatalf("the next read: %v, %v", got, err)
 	}
 }
+
+// Message-IDs made later sort later (the outbox's unique index grows at
+// its end), are unique, and are valid msg-ids in the given domain.
+func TestNewMessageIDsSortByTime(t *testing.T) {
+	var ids []string
+	seen := map[string]bool{}
+	for i := 0; i < 3000; i++ {
+		id := NewMessageID("Eastside.Example")
+		if seen[id] {
+			t.Fatalf("%s made twice", id)
+		}
+		seen[id] = true
+		ids = append(ids, id)
+		if i%1000 == 999 {
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	for i := 1000; i < len(ids); i += 1000 {
+		if ids[i] <= ids[i-1] {
+			t.Errorf("%s, made after %s, sorts before it", ids[i], ids[i-1])
+		}
+	}
+	if ok, _ := regexp.MatchString(`^[0-9a-f]{28}\.refdesk@eastside\.example$`, ids[0]); !ok {
+		t.Errorf("Message-ID %q", ids[0])
+	}
+}
