@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -250,26 +251,57 @@ func logReason(p *Processed) string {
 // MoveOut moves messages out of the selected mailbox: UID MOVE (RFC 6851), or
 // COPY + STORE \Deleted + UID EXPUNGE with UIDPLUS (RFC 4315). Without either
 // it copies them and flags them done, and leaves them: a plain EXPUNGE would
-// delete every \Deleted message, other clients' too. The UIDs go at most
-// maxSetUIDs to a command.
+// delete every \Deleted message, other clients' too. A set of UIDs too long
+// for one command line goes in several (uidSets).
 func MoveOut(c *imapclient.Client, uids []imap.UID, folder string) error {
-	for len(uids) > 0 {
-		part := uids[:min(len(uids), maxSetUIDs)]
-		uids = uids[len(part):]
-		if err := moveOut(c, part, folder); err != nil {
+	for _, set := range uidSets(uids, maxSetLen) {
+		if err := moveOut(c, set, folder); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// maxSetUIDs bounds the UIDs of one command: scattered six-digit UIDs make
-// a line of about 3.5 KB, well under the 8,192 octets RFC 7162 §4 asks
-// clients to stay within (and servers such as Gmail's enforce).
-const maxSetUIDs = 500
+// maxSetLen bounds the UID set of one command, written out: well under the
+// 8,192 octets RFC 7162 §4 asks clients to keep a command line within (and
+// servers such as Gmail's enforce). A run of UIDs takes a few bytes
+// ("1:1000"), so the usual move is one command.
+const maxSetLen = 4000
 
-func moveOut(c *imapclient.Client, uids []imap.UID, folder string) error {
-	set := imap.UIDSetNum(uids...)
+// uidSets splits uids into sets whose written form ("4,7:9,12") is at most
+// maxLen bytes (a single range longer than that cannot be: two ten-digit
+// numbers).
+func uidSets(uids []imap.UID, maxLen int) []imap.UIDSet {
+	sorted := slices.Clone(uids)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	var sets []imap.UIDSet
+	var cur imap.UIDSet
+	size := 0
+	for i := 0; i < len(sorted); {
+		j := i + 1
+		for j < len(sorted) && sorted[j] == sorted[j-1]+1 {
+			j++
+		}
+		r := imap.UIDRange{Start: sorted[i], Stop: sorted[j-1]}
+		n := len(strconv.FormatUint(uint64(r.Start), 10)) + 1 // and a comma
+		if r.Stop != r.Start {
+			n += 1 + len(strconv.FormatUint(uint64(r.Stop), 10))
+		}
+		if size+n > maxLen && len(cur) > 0 {
+			sets, cur, size = append(sets, cur), nil, 0
+		}
+		cur = append(cur, r)
+		size += n
+		i = j
+	}
+	if len(cur) > 0 {
+		sets = append(sets, cur)
+	}
+	return sets
+}
+
+func moveOut(c *imapclient.Client, set imap.UIDSet, folder string) error {
 	caps := c.Caps()
 	if caps.Has(imap.CapMove) || caps.Has(imap.CapUIDPlus) {
 		if _, err := c.Move(set, folder).Wait(); err != nil {

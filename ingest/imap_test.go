@@ -278,12 +278,13 @@ func TestMovesGatherAfterTheirCommits(t *testing.T) {
 	}
 }
 
-// TestMoveOutScatteredUIDs: a move of more UIDs than one command carries
-// (every other message, so the set does not shrink to ranges) goes in
-// several commands and leaves none behind, the parts' edges included.
+// TestMoveOutScatteredUIDs: a move whose UID set is too long for one
+// command line (every other message, so the set does not shrink to runs)
+// goes in several commands and leaves none behind, the parts' edges
+// included.
 func TestMoveOutScatteredUIDs(t *testing.T) {
 	m := startMem(t, rev2)
-	const n = 2*maxSetUIDs + 203
+	const n = 2001
 	c := m.client(t)
 	for i := range n {
 		raw := fmt.Appendf(nil, "From: a@x\r\nSubject: %d\r\n\r\nbody\r\n", i)
@@ -306,11 +307,44 @@ func TestMoveOutScatteredUIDs(t *testing.T) {
 	for u := imap.UID(1); u <= n; u += 2 {
 		odd = append(odd, u)
 	}
+	if sets := uidSets(odd, maxSetLen); len(sets) < 2 {
+		t.Fatalf("%d UIDs in %d command(s): the test needs more", len(odd), len(sets))
+	}
 	if err := MoveOut(c, odd, "Processed"); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
 	if got, left := m.Count(t, "Processed"), m.Count(t, "INBOX"); got != len(odd) || left != n-len(odd) {
 		t.Errorf("moved %d of %d, %d left of %d", got, len(odd), left, n-len(odd))
+	}
+}
+
+// uidSets keeps every UID once, in sets written within the limit, and a
+// run of UIDs as one range.
+func TestUIDSets(t *testing.T) {
+	if sets := uidSets([]imap.UID{5, 1, 2, 3, 9, 3}, 100); len(sets) != 1 || sets[0].String() != "1:3,5,9" {
+		t.Errorf("uidSets = %v", sets)
+	}
+	if sets := uidSets(nil, 100); len(sets) != 0 {
+		t.Errorf("uidSets(nil) = %v", sets)
+	}
+	var uids []imap.UID
+	for u := imap.UID(4000000000); len(uids) < 3000; u += 3 {
+		uids = append(uids, u, u+1)
+	}
+	sets := uidSets(uids, 4000)
+	var got []imap.UID
+	for _, s := range sets {
+		if len(s.String()) > 4000 {
+			t.Errorf("a set of %d bytes", len(s.String()))
+		}
+		for _, r := range s {
+			for u := r.Start; u <= r.Stop; u++ {
+				got = append(got, u)
+			}
+		}
+	}
+	if !slices.Equal(got, uids) {
+		t.Errorf("%d UIDs in %d sets, want %d", len(got), len(sets), len(uids))
 	}
 }
