@@ -304,18 +304,24 @@ func unixLineEnds(b []byte) []byte {
 	if i < 0 {
 		return b
 	}
-	out := b[:i]
-	for ; i < len(b); i++ {
-		c := b[i]
-		if c == '\r' {
-			if i+1 < len(b) && b[i+1] == '\n' {
-				continue // the LF follows
-			}
-			c = '\n'
+	out := i // b[:out] is done
+	for i >= 0 {
+		// b[i] is a CR: dropped before a LF, else a LF itself.
+		if i+1 < len(b) && b[i+1] == '\n' {
+			i++
+		} else {
+			b[i] = '\n'
 		}
-		out = append(out, c)
+		next := bytes.IndexByte(b[i+1:], '\r')
+		end := len(b)
+		if next >= 0 {
+			next += i + 1
+			end = next
+		}
+		out += copy(b[out:], b[i:end])
+		i = next
 	}
-	return out
+	return b[:out]
 }
 
 // embeddedHeader reads the header of an attached message or an rfc822-headers
