@@ -58,7 +58,11 @@ func stripQuotedLines(text string, forward bool) []string {
 		if kind != noBoundary {
 			head = lines[:at]
 		}
-		out = append(out, cleanSegment(head)...)
+		if seg := cleanSegment(head); out == nil {
+			out = seg // the usual message: one segment, not copied
+		} else {
+			out = append(out, seg...)
+		}
 		if kind != forwardBoundary {
 			break
 		}
@@ -253,7 +257,7 @@ func mayBeValediction(t string) bool {
 // signature ("-- ") or everything from a valediction line on. A valediction
 // before any content ("Thanks!" opening the mail) is kept.
 func cleanSegment(lines []string) []string {
-	var out []string
+	out := make([]string, 0, len(lines))
 	content := false
 	for _, raw := range lines {
 		t := strings.TrimSpace(raw)
