@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -346,5 +347,59 @@ func TestUIDSets(t *testing.T) {
 	}
 	if !slices.Equal(got, uids) {
 		t.Errorf("%d UIDs in %d sets, want %d", len(got), len(sets), len(uids))
+	}
+}
+
+// TestIntakeOfAScatteredInbox: an inbox whose messages to take in are every
+// other one (the rest flagged done by an earlier run on a server without
+// MOVE), in a batch larger than one command line holds as a UID set: the
+// sizes and the bodies are fetched in several commands, and every message
+// is taken in once.
+func TestIntakeOfAScatteredInbox(t *testing.T) {
+	m := startMem(t, rev2)
+	cfg := testConfig(t, m.addr)
+	cfg.IMAP.BatchSize = 5000
+	st := openStore(t, cfg)
+	const n = 2001
+	c := m.client(t)
+	for i := range n {
+		var flags []imap.Flag
+		if i%2 == 1 {
+			flags = []imap.Flag{doneFlag}
+		}
+		raw := referral(maria, fmt.Sprint("Referral ", i), fmt.Sprintf("Client name: Client %d\nPhone: 555-%07d\nConsent: yes\n", i, i))
+		cmd := c.Append("INBOX", int64(len(raw)), &imap.AppendOptions{Flags: flags})
+		cmd.Write(raw)
+		if err := cmd.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	var fresh []imap.UID
+	for u := imap.UID(1); u <= n; u += 2 {
+		fresh = append(fresh, u)
+	}
+	if sets := uidSets(fresh, maxSetLen); len(sets) < 2 {
+		t.Fatalf("the %d UIDs to take in fit one command: the test needs more", len(fresh))
+	}
+	d := NewDaemon(cfg, st, NewProcessor(cfg), testLogger(nil))
+	var processed atomic.Int64
+	d.OnProcessed = func(Processed) { processed.Add(1) }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	want := (n + 1) / 2
+	eventually(t, 30*time.Second, "the messages not done not all taken in", func() bool {
+		return processed.Load() == int64(want) && m.Count(t, "Processed") == want
+	})
+	if got := countRows(t, st, "SELECT count(*) FROM messages"); got != want {
+		t.Errorf("%d messages stored, want %d", got, want)
+	}
+	if left := m.Count(t, "INBOX"); left != n-want {
+		t.Errorf("%d messages left in the inbox, want the %d done before", left, n-want)
 	}
 }

@@ -193,9 +193,13 @@ func (d *Daemon) produce(ctx context.Context, c *imapclient.Client, uidValidity 
 			out <- w
 			continue
 		}
-		meta, err := c.Fetch(imap.UIDSetNum(fresh...), &imap.FetchOptions{UID: true, RFC822Size: true, InternalDate: true}).Collect()
-		if err != nil {
-			return fmt.Errorf("imap fetch sizes: %w", err)
+		var meta []*imapclient.FetchMessageBuffer
+		for _, set := range uidSets(fresh, maxSetLen) {
+			part, err := c.Fetch(set, &imap.FetchOptions{UID: true, RFC822Size: true, InternalDate: true}).Collect()
+			if err != nil {
+				return fmt.Errorf("imap fetch sizes: %w", err)
+			}
+			meta = append(meta, part...)
 		}
 		slices.SortFunc(meta, func(a, b *imapclient.FetchMessageBuffer) int { return int(a.UID) - int(b.UID) })
 		limit := int64(d.cfg.Intake.MaxMessageSize)
@@ -273,14 +277,25 @@ func (d *Daemon) fetchSection(c *imapclient.Client, msgs []*imapclient.FetchMess
 		uids[i] = m.UID
 		byUID[m.UID] = m
 	}
-	cmd := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}})
+	var out []fetched
+	for _, set := range uidSets(uids, maxSetLen) {
+		var err error
+		if out, err = d.fetchSet(c, set, byUID, uidValidity, section, max, out); err != nil {
+			work{items: out}.release()
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// fetchSet is fetchSection's one FETCH command, of the UIDs of set; it
+// appends what it took to out.
+func (d *Daemon) fetchSet(c *imapclient.Client, set imap.UIDSet, byUID map[imap.UID]*imapclient.FetchMessageBuffer, uidValidity uint32,
+	section *imap.FetchItemBodySection, max int64, out []fetched) ([]fetched, error) {
+	cmd := c.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}})
 	defer cmd.Close()
 	whole := section.Specifier == imap.PartSpecifierNone && len(section.Part) == 0 // the message, not its header
-	var out []fetched
-	fail := func(err error) ([]fetched, error) {
-		work{items: out}.release()
-		return nil, err
-	}
+	fail := func(err error) ([]fetched, error) { return out, err }
 	for {
 		msg := cmd.Next()
 		if msg == nil {
