@@ -418,10 +418,10 @@ func BenchmarkParse(b *testing.B) {
 // MOVE to Processed), one after the other. Its rate is the most intake could
 // reach with this server on this machine, and its Dovecot processor time
 // per message is what intake cannot do without. REFDESK_BENCH_BATCH sets
-// the batch (default 200, the config's default).
+// the batch (default 500, the config's default).
 func BenchmarkMoveDovecot(b *testing.B) {
 	n := benchN()
-	batch := 200
+	batch := 500
 	if v, err := strconv.Atoi(os.Getenv("REFDESK_BENCH_BATCH")); err == nil && v > 0 {
 		batch = v
 	}
