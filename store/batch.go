@@ -146,21 +146,7 @@ func (t *Tx) ReplyTimes(addrs []string, from, to time.Time) ([]QueuedReply, erro
 // quotes with only the quote, the backslash and control bytes escaped, so
 // that json_each gives back exactly the bytes (invalid UTF-8 included)
 // that an equal column holds.
-func jsonList(vals []string) string {
-	n := 2
-	for _, v := range vals {
-		n += len(v) + 3
-	}
-	b := make([]byte, 0, n)
-	b = append(b, '[')
-	for i, v := range vals {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONBytes(b, v)
-	}
-	return string(append(b, ']'))
-}
+func jsonList(vals []string) string { return jsonArray(vals, appendJSONBytes) }
 
 // jsonPairs is an array of arrays of strings, as jsonList writes them.
 func jsonPairs(rows [][]string) string {

@@ -203,22 +203,24 @@ type List []string
 
 // Value implements driver.Valuer (encoding/json's JSON, as Map's).
 func (l List) Value() (driver.Value, error) {
-	if l == nil {
-		return "[]", nil
-	}
+	return jsonArray(l, appendJSONString), nil
+}
+
+// jsonArray writes vals as a JSON array, each string by appendString.
+func jsonArray(vals []string, appendString func([]byte, string) []byte) string {
 	n := 2
-	for _, v := range l {
+	for _, v := range vals {
 		n += len(v) + 3
 	}
 	b := make([]byte, 0, n)
 	b = append(b, '[')
-	for i, v := range l {
+	for i, v := range vals {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, v)
+		b = appendString(b, v)
 	}
-	return string(append(b, ']')), nil
+	return string(append(b, ']'))
 }
 
 // Scan implements sql.Scanner.
