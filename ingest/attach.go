@@ -53,6 +53,7 @@ type parseJob struct {
 	r    io.Reader
 	opt  parse.Options
 	done chan<- parseResult // buffered: a parser never waits on it
+	stop bool
 }
 
 type parseResult struct {
@@ -68,11 +69,19 @@ var parserIdle atomic.Int64
 
 func init() { parserIdle.Store(int64(5 * time.Second)) }
 
+// liveParsers counts the parsers running or idle (for tests).
+var liveParsers atomic.Int64
+
+// parser parses job, then the jobs that come while it is idle. A stop job
+// ends it (tests: stopIdleParsers).
 func parser(job parseJob) {
+	liveParsers.Add(1)
+	defer liveParsers.Add(-1)
 	idle := time.NewTimer(time.Duration(parserIdle.Load()))
 	defer idle.Stop()
-	for {
+	for !job.stop {
 		job.done <- parseRecovered(job.r, job.opt)
+		job = parseJob{} // an idle parser keeps no message
 		idle.Reset(time.Duration(parserIdle.Load()))
 		select {
 		case job = <-parseJobs:

@@ -65,6 +65,8 @@ func TestAttachmentsStoredWithTheRecord(t *testing.T) {
 // the idle parsers have ended).
 func TestParseTimeLimit(t *testing.T) {
 	defer parserIdle.Store(parserIdle.Swap(int64(50 * time.Millisecond)))
+	stopIdleParsers() // those of earlier tests, still waiting 5 s
+	eventually(t, 2*time.Second, "earlier parsers end", func() bool { return liveParsers.Load() == 0 })
 	in := newIntake(t, func(c *configs.Config) {
 		c.Intake.MaxMessageSize = 25 << 20
 		c.Intake.ParseTimeout.Duration = time.Nanosecond
@@ -78,7 +80,20 @@ func TestParseTimeLimit(t *testing.T) {
 	if err != nil || dry.Disposition != store.DispQuarantined || !strings.Contains(dry.Reason, "parsing took longer") {
 		t.Errorf("dry run: %+v %v", dry, err)
 	}
-	eventually(t, 2*time.Second, "parse goroutines end", func() bool { return runtime.NumGoroutine() <= before })
+	eventually(t, 2*time.Second, "parse goroutines end", func() bool {
+		return liveParsers.Load() == 0 && runtime.NumGoroutine() <= before
+	})
+}
+
+// stopIdleParsers ends every parser waiting for a message.
+func stopIdleParsers() {
+	for {
+		select {
+		case parseJobs <- parseJob{stop: true}:
+		default:
+			return
+		}
+	}
 }
 
 // TestAttachmentLimitsQuarantine: too many attachments is a quarantine

@@ -8,8 +8,8 @@
 // asking the database what triage needs once for the whole chunk (chunk.go)
 // and answering from memory that the chunk's own writes keep right. A
 // message is moved out of the inbox only after its transaction committed;
-// committed messages gather into moves of a thousand (mover.go), sent
-// 500 UIDs to a command.
+// committed messages gather into moves of a thousand (mover.go), a UID set
+// longer than 4,000 bytes written out split over several commands.
 // Messages over max_message_size are decided from RFC822.SIZE and their
 // header alone. A message over 1 MB is never held in memory whole
 // (spool.go): its literal goes into a spool file as it is fetched, parse

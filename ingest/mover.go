@@ -115,7 +115,9 @@ func (m *mover) run() {
 	}
 }
 
-// move moves a batch, one UID MOVE per folder, and reports each message.
+// move moves a batch, one UID MOVE per folder (or more, for a long UID
+// set), and reports each message; a message is recorded as moved as soon
+// as the command that moved it succeeded, so a later failure loses none.
 func (m *mover) move(batch []moveItem) error {
 	var folders []string
 	uids := map[string][]imap.UID{}
@@ -126,16 +128,18 @@ func (m *mover) move(batch []moveItem) error {
 		uids[it.folder] = append(uids[it.folder], it.uid)
 	}
 	for _, f := range folders {
-		if err := MoveOut(m.c, uids[f], f); err != nil {
-			return err
-		}
-		m.mu.Lock()
-		for _, it := range batch {
-			if it.folder == f {
-				m.moved = append(m.moved, it)
+		for _, set := range uidSets(uids[f], maxSetLen) {
+			if err := moveOut(m.c, set, f); err != nil {
+				return err
 			}
+			m.mu.Lock()
+			for _, it := range batch {
+				if it.folder == f && set.Contains(it.uid) {
+					m.moved = append(m.moved, it)
+				}
+			}
+			m.mu.Unlock()
 		}
-		m.mu.Unlock()
 	}
 	if m.d.OnProcessed != nil {
 		for _, it := range batch {
