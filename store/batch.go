@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -13,8 +14,7 @@ import (
 // JSON array (jsonList), so the queries are prepared once, not once per
 // chunk with as many variables as keys.
 
-// inChunk is how many values one IN list binds, where a list is bound
-// value by value (EventsOf).
+// inChunk is how many rows one SetMoved statement updates.
 const inChunk = 500
 
 // CapKinds are the kinds of outbox message the per-sender reply cap counts
@@ -147,6 +147,19 @@ func (t *Tx) ReplyTimes(addrs []string, from, to time.Time) ([]QueuedReply, erro
 // that json_each gives back exactly the bytes (invalid UTF-8 included)
 // that an equal column holds.
 func jsonList(vals []string) string { return jsonArray(vals, appendJSONBytes) }
+
+// jsonInts is ids as a JSON array of numbers, for json_each.
+func jsonInts[T ~int64 | ~uint32](ids []T) string {
+	b := make([]byte, 0, 2+11*len(ids))
+	b = append(b, '[')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(id), 10)
+	}
+	return string(append(b, ']'))
+}
 
 // jsonPairs is an array of arrays of strings, as jsonList writes them.
 func jsonPairs(rows [][]string) string {

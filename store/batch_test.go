@@ -186,6 +186,9 @@ func TestBatchLookupsUseIndexes(t *testing.T) {
 		"open_clients_by_name":  {"INDEX referrals_name_dob"},
 		"reply_counts":          {"INDEX outbox_to"},
 		"reply_times":           {"INDEX outbox_to"},
+		"seen_uids":             {"INDEX sqlite_autoindex_messages_1"},
+		"set_moved":             {"USING INTEGER PRIMARY KEY"},
+		"events_of":             {"INDEX events_referral"},
 	} {
 		rows, err := s.DB().Query("EXPLAIN QUERY PLAN "+qs[name], "[]", time.Now(), time.Now())
 		if err != nil {

@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-
-	"github.com/jmoiron/sqlx"
 )
 
 // Seen is what intake needs to know about a UID it has stored before.
@@ -20,45 +18,30 @@ type Seen struct {
 // SeenUIDs returns the stored messages among uids of one mailbox and
 // UIDVALIDITY, keyed by UID.
 func (s *Store) SeenUIDs(ctx context.Context, mailbox string, uidvalidity uint32, uids []uint32) (map[uint32]Seen, error) {
-	out := make(map[uint32]Seen, len(uids))
-	for len(uids) > 0 {
-		chunk := uids[:min(len(uids), 500)]
-		uids = uids[len(chunk):]
-		q, args, err := sqlx.In(`SELECT id, uid, disposition, moved_to FROM messages
-			WHERE mailbox = ? AND uidvalidity = ? AND uid IN (?)`, mailbox, uidvalidity, chunk)
-		if err != nil {
-			return nil, err
-		}
-		var rows []Seen
-		if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(q), args...); err != nil {
-			return nil, fmt.Errorf("store: seen uids: %w", err)
-		}
-		for _, r := range rows {
-			out[r.UID] = r
-		}
+	var rows []Seen
+	if err := s.q("seen_uids").SelectContext(ctx, &rows, mailbox, uidvalidity, jsonInts(uids)); err != nil {
+		return nil, fmt.Errorf("store: seen uids: %w", err)
+	}
+	out := make(map[uint32]Seen, len(rows))
+	for _, r := range rows {
+		out[r.UID] = r
 	}
 	return out, nil
 }
 
 // SetMoved records the folder messages were moved to after their commit, in
-// one statement per 500 messages (each is its own small transaction).
+// one statement per inChunk messages (each is its own small transaction).
 func (s *Store) SetMoved(ctx context.Context, folder string, ids []int64) error {
 	// Short statements that are never worth interrupting; with a context
 	// that can be cancelled the driver would run each on a goroutine of
 	// its own.
 	ctx = context.WithoutCancel(ctx)
-	for len(ids) > 0 {
-		chunk := ids[:min(len(ids), 500)]
-		ids = ids[len(chunk):]
-		q, args, err := sqlx.In(`UPDATE messages SET moved_to = ? WHERE id IN (?)`, folder, chunk)
-		if err != nil {
-			return err
-		}
-		if _, err := s.db.ExecContext(ctx, s.db.Rebind(q), args...); err != nil {
+	return inParts(ids, func(part []int64) error {
+		if _, err := s.q("set_moved").ExecContext(ctx, folder, jsonInts(part)); err != nil {
 			return fmt.Errorf("store: set moved: %w", err)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // Message returns one stored message (its raw bytes: WriteRaw), or

@@ -197,3 +197,13 @@ GROUP BY to_addr;
 SELECT to_addr, created_at FROM outbox
 WHERE to_addr IN (SELECT value FROM json_each(?1)) AND created_at >= ?2 AND created_at < ?3
   AND kind IN ('accepted', 'redirected', 'needs-info', 'duplicate', 'waitlisted', 'unknown-sender', 'batch', 'too-large');
+
+-- name: seen_uids
+SELECT id, uid, disposition, moved_to FROM messages
+WHERE mailbox = ?1 AND uidvalidity = ?2 AND uid IN (SELECT value FROM json_each(?3));
+
+-- name: set_moved
+UPDATE messages SET moved_to = ?1 WHERE id IN (SELECT value FROM json_each(?2));
+
+-- name: events_of
+SELECT * FROM events WHERE referral_id IN (SELECT value FROM json_each(?)) ORDER BY referral_id, at, id;

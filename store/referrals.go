@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/jmoiron/sqlx"
 	"strings"
 	"time"
 )
@@ -113,25 +112,15 @@ func (s *Store) Events(ctx context.Context, id int64) ([]Event, error) {
 }
 
 // EventsOf returns the histories of the referrals ids, each oldest first
-// (for listings: one query per 500 referrals, not one each).
+// (for listings: one query for a page of referrals, not one each).
 func (s *Store) EventsOf(ctx context.Context, ids []int64) (map[int64][]Event, error) {
-	out := make(map[int64][]Event, len(ids))
-	err := inParts(ids, func(part []int64) error {
-		q, args, err := sqlx.In(`SELECT * FROM events WHERE referral_id IN (?) ORDER BY referral_id, at, id`, part)
-		if err != nil {
-			return err
-		}
-		var rows []Event
-		if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(q), args...); err != nil {
-			return err
-		}
-		for _, e := range rows {
-			out[e.ReferralID] = append(out[e.ReferralID], e)
-		}
-		return nil
-	})
-	if err != nil {
+	var rows []Event
+	if err := s.q("events_of").SelectContext(ctx, &rows, jsonInts(ids)); err != nil {
 		return nil, fmt.Errorf("store: events: %w", err)
+	}
+	out := make(map[int64][]Event, len(ids))
+	for _, e := range rows {
+		out[e.ReferralID] = append(out[e.ReferralID], e)
 	}
 	return out, nil
 }
