@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -141,10 +140,9 @@ func (s *Sender) sendDue(ctx context.Context) (time.Duration, error) {
 		if len(batch) == 0 {
 			break
 		}
+		// Nothing here is unrecorded: recordUnrecorded emptied the list
+		// above, and a delivery that could not be recorded ends this call.
 		for i := range batch {
-			if slices.Contains(s.unrecorded, batch[i].ID) {
-				continue // delivered already; recordUnrecorded marks it
-			}
 			err := s.sendOne(ctx, &batch[i])
 			var re *recordError
 			if errors.As(err, &re) {

@@ -186,7 +186,7 @@ func (w *walker) forwarded(data []byte, depth int) ([]Candidate, error) {
 	innerNotes := append([]string(nil), w.notes[notes:]...)
 	w.found = w.found[:found]
 	subject := decodeHeader(h.Get("Subject"))
-	body := parseText(stripQuoted(bt.text, isForward(subject)), w.opt, w.aliases)
+	body := parseLines(stripQuotedLines(bt.text, isForward(subject)), w.opt, w.aliases)
 	return merge(body, inner, innerNotes), nil
 }
 
@@ -221,16 +221,6 @@ func displayName(filename string) string {
 	}
 	name, _ = maskDigits(name, false)
 	return prefixOf(name, 80)
-}
-
-// kindOf picks a reader from the file name's extension, the media type and
-// the content.
-func kindOf(mt, filename string, data []byte) string {
-	k := kindOfHead(mt, filename, data[:min(len(data), sniffBytes)])
-	if k == kindZip {
-		k = zipKind(bytes.NewReader(data), int64(len(data)))
-	}
-	return k
 }
 
 // kindOfHead is kindOf from the first sniffBytes of the content, except that

@@ -241,3 +241,13 @@ func FuzzSubjectSignal(f *testing.F) {
 		}
 	})
 }
+
+// kindOf is the reader attachment picks for a whole file held in memory:
+// kindOfHead, then zipKind for an archive.
+func kindOf(mt, filename string, data []byte) string {
+	k := kindOfHead(mt, filename, data[:min(len(data), sniffBytes)])
+	if k == kindZip {
+		k = zipKind(bytes.NewReader(data), int64(len(data)))
+	}
+	return k
+}

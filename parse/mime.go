@@ -174,7 +174,7 @@ func (w *walker) bestAlternative(kids []bodyText) bodyText {
 		if strings.TrimSpace(k.text) == "" {
 			continue
 		}
-		n := len(parseText(stripQuoted(k.text, isForward(w.msg.Subject)), w.opt, w.aliases).Fields)
+		n := len(parseLines(stripQuotedLines(k.text, isForward(w.msg.Subject)), w.opt, w.aliases).Fields)
 		if n > bestN || n == bestN && best.html && !k.html {
 			best, bestN = k, n
 		}
@@ -275,16 +275,17 @@ func (w *walker) text(body io.Reader, enc string, params map[string]string, html
 	if int64(len(dec)) > w.opt.MaxPartBytes {
 		return bodyText{}, &LimitError{Reason: fmt.Sprintf("a MIME part is larger than %d bytes", w.opt.MaxPartBytes)}
 	}
-	cs := params["charset"]
-	if utf8Family(cs) {
+	var s string
+	if cs := params["charset"]; utf8Family(cs) {
 		// Line ends made "\n" in the part's own bytes (raw, or what
 		// decodeTransfer made of it), before the one copy into a string.
+		s = toUTF8(string(unixLineEnds(dec)))
+	} else {
 		// Other charsets are decoded first: in UTF-16 a CR is two bytes.
-		dec = unixLineEnds(dec)
+		s = w.decodeCharset(cs, dec)
+		s = strings.ReplaceAll(s, "\r\n", "\n")
+		s = strings.ReplaceAll(s, "\r", "\n")
 	}
-	s := w.decodeCharset(cs, dec)
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	s = strings.ReplaceAll(s, "\r", "\n")
 	if !html && strings.EqualFold(params["format"], "flowed") {
 		s = unflow(s, strings.EqualFold(params["delsp"], "yes"))
 	}

@@ -96,15 +96,6 @@ func (s *Store) WriteRaw(ctx context.Context, id int64, w io.Writer) (int64, err
 	return n, nil
 }
 
-// HasRaw tells whether message id has a stored copy.
-func (s *Store) HasRaw(ctx context.Context, id int64) (bool, error) {
-	var n int
-	if err := s.q("raw_exists").GetContext(ctx, &n, id); err != nil {
-		return false, fmt.Errorf("store: raw M-%d: %w", id, err)
-	}
-	return n > 0, nil
-}
-
 // WriteAttachment writes the bytes of attachment id to w, a chunk at a
 // time, and returns how many it wrote. ErrNotFound when none are kept.
 func (s *Store) WriteAttachment(ctx context.Context, id int64, w io.Writer) (int64, error) {

@@ -16,9 +16,6 @@ INSERT INTO message_raw (message_id, seq, data) VALUES (?, ?, ?);
 -- name: raw_chunks
 SELECT data FROM message_raw WHERE message_id = ? ORDER BY seq;
 
--- name: raw_exists
-SELECT count(*) FROM (SELECT 1 FROM message_raw WHERE message_id = ? LIMIT 1);
-
 -- name: attachment_data_insert
 INSERT INTO attachment_data (attachment_id, seq, data) VALUES (?, ?, ?);
 

@@ -108,13 +108,3 @@ func (s *Store) Purge(ctx context.Context, rawBefore, closedBefore time.Time, dr
 	}
 	return res, nil
 }
-
-// FailedSince lists outbound mail that failed permanently (5xx, or out of
-// attempts) or bounced, queued at or after since, oldest first.
-func (s *Store) FailedSince(ctx context.Context, since time.Time) ([]OutMsg, error) {
-	var out []OutMsg
-	if err := s.q("outbox_failed_since").SelectContext(ctx, &out, since.UTC()); err != nil {
-		return nil, fmt.Errorf("store: failed outbox: %w", err)
-	}
-	return out, nil
-}
