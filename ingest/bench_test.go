@@ -466,7 +466,7 @@ func BenchmarkMoveDovecot(b *testing.B) {
 			if err := cmd.Close(); err != nil {
 				b.Fatal(err)
 			}
-			if err := MoveOut(c, part, "Processed"); err != nil {
+			if err := MoveOut(c, part, "Processed", nil); err != nil {
 				b.Fatal(err)
 			}
 		}

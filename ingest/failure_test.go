@@ -44,18 +44,6 @@ func numbered(i int) []byte {
 		fmt.Sprintf("Client name: Client Number%d\nPhone: 555-2%02d-%04d\nZIP: 60601\nConsent: yes\n", i, i/10000, i%10000))
 }
 
-func appendAll(t *testing.T, c *imapclient.Client, msgs ...[]byte) {
-	t.Helper()
-	for _, raw := range msgs {
-		cmd := c.Append("INBOX", int64(len(raw)), nil)
-		cmd.Write(raw)
-		cmd.Close()
-		if _, err := cmd.Wait(); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // status counts a mailbox's messages; -1 while the server is down.
 func status(t *testing.T, srv *dovecottest.Server, mailbox string) int {
 	t.Helper()

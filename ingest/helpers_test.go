@@ -270,3 +270,16 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// appendAll APPENDs msgs to INBOX over c, one after the other.
+func appendAll(t *testing.T, c *imapclient.Client, msgs ...[]byte) {
+	t.Helper()
+	for _, raw := range msgs {
+		cmd := c.Append("INBOX", int64(len(raw)), nil)
+		cmd.Write(raw)
+		cmd.Close()
+		if _, err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -252,11 +252,15 @@ func logReason(p *Processed) string {
 // COPY + STORE \Deleted + UID EXPUNGE with UIDPLUS (RFC 4315). Without either
 // it copies them and flags them done, and leaves them: a plain EXPUNGE would
 // delete every \Deleted message, other clients' too. A set of UIDs too long
-// for one command line goes in several (uidSets).
-func MoveOut(c *imapclient.Client, uids []imap.UID, folder string) error {
+// for one command line goes in several (uidSets); moved, when not nil, is
+// told each set as soon as it has been moved.
+func MoveOut(c *imapclient.Client, uids []imap.UID, folder string, moved func(imap.UIDSet)) error {
 	for _, set := range uidSets(uids, maxSetLen) {
 		if err := moveOut(c, set, folder); err != nil {
 			return err
+		}
+		if moved != nil {
+			moved(set)
 		}
 	}
 	return nil

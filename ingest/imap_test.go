@@ -288,15 +288,7 @@ func TestMoveOutScatteredUIDs(t *testing.T) {
 	const n = 2001
 	c := m.client(t)
 	for i := range n {
-		raw := fmt.Appendf(nil, "From: a@x\r\nSubject: %d\r\n\r\nbody\r\n", i)
-		cmd := c.Append("INBOX", int64(len(raw)), nil)
-		cmd.Write(raw)
-		if err := cmd.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := cmd.Wait(); err != nil {
-			t.Fatal(err)
-		}
+		appendAll(t, c, fmt.Appendf(nil, "From: a@x\r\nSubject: %d\r\n\r\nbody\r\n", i))
 	}
 	if err := EnsureMailbox(c, "Processed"); err != nil {
 		t.Fatal(err)
@@ -311,7 +303,7 @@ func TestMoveOutScatteredUIDs(t *testing.T) {
 	if sets := uidSets(odd, maxSetLen); len(sets) < 2 {
 		t.Fatalf("%d UIDs in %d command(s): the test needs more", len(odd), len(sets))
 	}
-	if err := MoveOut(c, odd, "Processed"); err != nil {
+	if err := MoveOut(c, odd, "Processed", nil); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()

@@ -128,17 +128,17 @@ func (m *mover) move(batch []moveItem) error {
 		uids[it.folder] = append(uids[it.folder], it.uid)
 	}
 	for _, f := range folders {
-		for _, set := range uidSets(uids[f], maxSetLen) {
-			if err := moveOut(m.c, set, f); err != nil {
-				return err
-			}
+		err := MoveOut(m.c, uids[f], f, func(set imap.UIDSet) {
 			m.mu.Lock()
+			defer m.mu.Unlock()
 			for _, it := range batch {
 				if it.folder == f && set.Contains(it.uid) {
 					m.moved = append(m.moved, it)
 				}
 			}
-			m.mu.Unlock()
+		})
+		if err != nil {
+			return err
 		}
 	}
 	if m.d.OnProcessed != nil {

@@ -40,6 +40,7 @@ type spool struct {
 	mu      sync.Mutex
 	ready   bool         // made and checked
 	created atomic.Int64 // files created (tests)
+	open    atomic.Int64 // files created and not yet closed (tests: none leaks)
 }
 
 // SpoolDir is where a config puts its spool files.
@@ -107,7 +108,8 @@ func (s *spool) create() (*spoolFile, error) {
 		return nil, &spoolError{fmt.Errorf("spool: %w", err)}
 	}
 	s.created.Add(1)
-	sf := &spoolFile{f: f}
+	s.open.Add(1)
+	sf := &spoolFile{f: f, sp: s}
 	if os.Remove(f.Name()) != nil {
 		sf.name = f.Name() // removed on close instead
 	}
@@ -119,6 +121,7 @@ func (s *spool) create() (*spoolFile, error) {
 // write then fails).
 type spoolFile struct {
 	mu     sync.Mutex
+	sp     *spool
 	f      *os.File
 	name   string // still to remove on close; "" once unlinked
 	size   int64
@@ -166,6 +169,7 @@ func (s *spoolFile) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.sp.open.Add(-1)
 	err := s.f.Close()
 	if s.name != "" {
 		if rerr := os.Remove(s.name); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
@@ -185,7 +189,6 @@ type attachSinks struct {
 
 	mu     sync.Mutex
 	file   *spoolFile
-	last   *segment // the segment being written
 	closed bool
 }
 
@@ -207,9 +210,7 @@ func (a *attachSinks) sink(parse.AttachmentInfo) (io.Writer, error) {
 	}
 	// Attachments are written one after the other: each starts where the
 	// one before ended.
-	off := a.file.Size()
-	a.last = &segment{f: a.file, off: off}
-	return a.last, nil
+	return &segment{f: a.file, off: a.file.Size()}, nil
 }
 
 // close gives the spool file back.

@@ -140,6 +140,10 @@ func TestSpooledIntakeMatchesInMemory(t *testing.T) {
 		if left, _ := os.ReadDir(dir); len(left) != 0 {
 			t.Errorf("spool above %d: %d files left in the spool", above, len(left))
 		}
+		// The files are unlinked when made: a leak shows as one still open.
+		if n := p.spool.open.Load(); n != 0 {
+			t.Errorf("spool above %d: %d spool files never closed", above, n)
+		}
 		outcomes = append(outcomes, o)
 	}
 	if !reflect.DeepEqual(outcomes[0], outcomes[1]) {
@@ -321,6 +325,9 @@ func TestReleaseALargeHeldMessage(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(in.proc.spool.dir); len(left) != 0 {
 		t.Errorf("%d files left in the spool", len(left))
+	}
+	if n := in.proc.spool.open.Load(); n != 0 {
+		t.Errorf("%d spool files never closed", n)
 	}
 }
 

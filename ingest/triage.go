@@ -127,7 +127,7 @@ func (t *Triager) Triage(msg *parse.Message, lk Lookups, now time.Time, opt Opti
 		case "reply":
 			out.Reply = "unknown-sender"
 		}
-		out.Disposition, out.Reason = store.DispHeld, "unknown sender: not a registered partner"
+		out.Disposition, out.Reason = store.DispHeld, ErrUnknownSender.Error()
 		return t.capReplies(out, lk, now, opt)
 	}
 	if rt := replyTo(msg, out.Partner, cfg); rt != "" {

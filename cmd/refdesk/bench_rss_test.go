@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 
 	"refdesk/ingest/dovecottest"
 	"refdesk/notify/smtpsink"
+	"refdesk/store"
 )
 
 // BenchmarkPeakRSS (SPEC §10): the peak resident memory (VmHWM) of a
@@ -135,6 +137,20 @@ domains = ["northside-housing.example"]
 	}
 	b.StopTimer()
 	peak := procStatus(b, p.Process.Pid, "VmHWM")
+	// The figure counts only if the message was taken in whole: a referral,
+	// and the attachment stored at its full size (not quarantined as too
+	// large, which would take almost no memory).
+	st, err := store.Open(context.Background(), filepath.Join(dir, "refdesk.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	var refs, stored int64
+	st.DB().Get(&refs, "SELECT count(*) FROM referrals")
+	st.DB().Get(&stored, "SELECT coalesce(max(size), 0) FROM attachments")
+	if refs != 1 || stored != int64(size) {
+		b.Fatalf("%d referrals and an attachment of %d bytes stored; want 1 and %d", refs, stored, size)
+	}
 	// What is resident now, by kind: anonymous memory (heaps, stacks)
 	// and pages of files (mostly the binary's own text and data).
 	b.Logf("%s: peak RSS %.1f MB (resident at the end: %.1f MB anonymous, %.1f MB of files)", kind, float64(peak)/(1<<20),

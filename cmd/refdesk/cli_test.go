@@ -395,7 +395,8 @@ func TestCoachWorkflow(t *testing.T) {
 	}
 	_, timeline, _ := strings.Cut(out, "timeline:")
 	msgAt, createdAt, forcedAt := strings.Index(timeline, "message M-1"), strings.Index(timeline, "-> accepted"), strings.Index(timeline, "(forced)")
-	if msgAt < 0 || createdAt < msgAt || forcedAt < createdAt || strings.LastIndex(timeline, "reply O-") > forcedAt {
+	replyAt := strings.Index(timeline, "reply O-")
+	if msgAt < 0 || createdAt < msgAt || replyAt < createdAt || forcedAt < replyAt {
 		t.Errorf("timeline out of order:%s", timeline)
 	}
 
