@@ -363,16 +363,14 @@ func (d *Daemon) readBody(in *Inbound, lit imap.LiteralReader, max int64, whole 
 		}
 		h := sha256.New()
 		buf := make([]byte, 64<<10)
-		w := &writeRecorder{w: f}
-		copied, err := io.CopyBuffer(io.MultiWriter(w, h), io.LimitReader(lit, n), buf)
+		// A failed write is the spool's (*spoolError), a failed read the
+		// server's.
+		copied, err := io.CopyBuffer(io.MultiWriter(f, h), io.LimitReader(lit, n), buf)
 		if err == nil && copied < n {
 			err = io.ErrUnexpectedEOF
 		}
 		if err != nil {
 			f.Close()
-			if w.err != nil {
-				return &spoolError{w.err} // the spool, not the server
-			}
 			return err
 		}
 		in.spooled = f

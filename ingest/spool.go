@@ -132,12 +132,12 @@ func (s *spoolFile) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return 0, fmt.Errorf("spool: %w", os.ErrClosed)
+		return 0, &spoolError{fmt.Errorf("spool: %w", os.ErrClosed)}
 	}
 	n, err := s.f.WriteAt(p, s.size)
 	s.size += int64(n)
 	if err != nil {
-		return n, fmt.Errorf("spool: %w", err)
+		return n, &spoolError{fmt.Errorf("spool: %w", err)}
 	}
 	return n, nil
 }
@@ -204,7 +204,7 @@ func (a *attachSinks) sink(parse.AttachmentInfo) (io.Writer, error) {
 	if a.file == nil {
 		f, err := a.spool.create()
 		if err != nil {
-			return nil, &spoolError{err}
+			return nil, err // a *spoolError
 		}
 		a.file = f
 	}
@@ -234,12 +234,9 @@ func (s *segment) Write(p []byte) (int, error) {
 	if s.f.Size() != s.off+s.n {
 		return 0, &spoolError{errors.New("spool: attachments written out of turn")}
 	}
-	n, err := s.f.Write(p)
+	n, err := s.f.Write(p) // a *spoolError
 	s.n += int64(n)
-	if err != nil {
-		return n, &spoolError{err}
-	}
-	return n, nil
+	return n, err
 }
 
 func (s *segment) ReadAt(p []byte, off int64) (int, error) {
@@ -280,21 +277,6 @@ func attachmentData(a *parse.Attachment) io.Reader {
 		return io.NewSectionReader(s, 0, s.n)
 	}
 	return bytes.NewReader(a.Data)
-}
-
-// writeRecorder keeps the first error of writes to w: whether a copy
-// failed writing (the spool) or reading (the server).
-type writeRecorder struct {
-	w   io.Writer
-	err error
-}
-
-func (r *writeRecorder) Write(p []byte) (int, error) {
-	n, err := r.w.Write(p)
-	if err != nil && r.err == nil {
-		r.err = err
-	}
-	return n, err
 }
 
 // errRecorder passes reads through and keeps the first error other than
