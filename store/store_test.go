@@ -278,13 +278,24 @@ func TestSQLListsMatchGo(t *testing.T) {
 		}
 		return strings.TrimSuffix(strings.Join(q, " "), ",")
 	}
-	for name, want := range map[string]string{
-		"open statuses":     "status:" + quote(OpenStatuses),
-		"caseload statuses": "status:" + quote(CaseloadStatuses),
-		"reply-cap kinds":   "kind:" + quote(CapKinds),
-	} {
+	known := map[string]string{
+		"status:" + quote(OpenStatuses):                                   "open statuses",
+		"status:" + quote(CaseloadStatuses):                               "caseload statuses",
+		"status:" + quote(OutcomeStatuses):                                "outcome statuses",
+		"kind:" + quote(CapKinds):                                         "reply-cap kinds",
+		"status:" + quote([]string{OutFailed, OutBounced}):                "outbox failures",
+		"status:" + quote([]string{OutFailed, OutBounced, OutSuppressed}): "outbox failures and suppressions",
+	}
+	// Every list in the SQL is one of the Go lists: one copy changed
+	// without the others fails here.
+	for l := range lists {
+		if known[l] == "" {
+			t.Errorf("the SQL list %s is none of the Go lists", l)
+		}
+	}
+	for _, want := range []string{"status:" + quote(OpenStatuses), "status:" + quote(CaseloadStatuses), "kind:" + quote(CapKinds)} {
 		if !lists[want] {
-			t.Errorf("no SQL list equals the Go list of %s (%s); the SQL has %v", name, want, lists)
+			t.Errorf("no SQL list equals the Go list of %s (%s); the SQL has %v", known[want], want, lists)
 		}
 	}
 }
