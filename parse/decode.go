@@ -17,17 +17,14 @@ import (
 
 // decodeTransfer undoes a Content-Transfer-Encoding leniently: bad
 // quoted-printable escapes are kept as written, base64 noise is skipped.
+// It is newTransferDecoder's decoder over the whole of b (b itself when
+// there is nothing to undo).
 func (w *walker) decodeTransfer(enc string, b []byte) []byte {
-	switch enc {
-	case "quoted-printable":
-		return decodeQP(b)
-	case "base64":
-		return decodeBase64(b)
-	case "", "7bit", "8bit", "binary", "7-bit", "8-bit":
+	d := w.newTransferDecoder(enc)
+	if _, ok := d.(identityDecoder); ok {
 		return b
 	}
-	w.problem("unknown Content-Transfer-Encoding %q; read as is", prefixOf(enc, 40))
-	return b
+	return d.flush(d.decode(make([]byte, 0, len(b)), b)) // neither decodes to more than it reads
 }
 
 // decodeQP decodes quoted-printable (RFC 2045 §6.7) without ever failing.
@@ -85,13 +82,6 @@ func unhex(c byte) byte {
 	return c - '0'
 }
 
-// decodeBase64 decodes base64 (RFC 2045 §6.8) skipping characters outside
-// the alphabet; padding may appear between concatenated chunks.
-func decodeBase64(b []byte) []byte {
-	var d b64Decoder
-	return d.flush(d.decode(make([]byte, 0, len(b)/4*3+3), b))
-}
-
 // A transferDecoder undoes a Content-Transfer-Encoding as the bytes come:
 // decode appends what src decodes to (after what came before) to dst, and
 // flush what is left at the end. Neither ever fails. All the pieces
@@ -102,7 +92,8 @@ type transferDecoder interface {
 	flush(dst []byte) []byte
 }
 
-// newTransferDecoder returns the decoder of enc, as decodeTransfer decodes.
+// newTransferDecoder returns the decoder of enc; an unknown one is a Problem
+// and read as is.
 func (w *walker) newTransferDecoder(enc string) transferDecoder {
 	switch enc {
 	case "quoted-printable":

@@ -124,3 +124,10 @@ func BenchmarkQPBlankRun(b *testing.B) {
 		out = d.flush(out)
 	}
 }
+
+// decodeBase64 decodes base64 (RFC 2045 §6.8) skipping characters outside
+// the alphabet; padding may appear between concatenated chunks.
+func decodeBase64(b []byte) []byte {
+	var d b64Decoder
+	return d.flush(d.decode(make([]byte, 0, len(b)/4*3+3), b))
+}
