@@ -59,14 +59,10 @@ func parseIn(name string, data []byte, dir string) (*Config, error) {
 	if dir != "" {
 		// Relative paths are relative to the config file, not to wherever
 		// the daemon happens to be started from.
-		if c.Database.Path != "" && !filepath.IsAbs(c.Database.Path) {
-			c.Database.Path = filepath.Join(dir, c.Database.Path)
-		}
-		if c.Templates.Dir != "" && !filepath.IsAbs(c.Templates.Dir) {
-			c.Templates.Dir = filepath.Join(dir, c.Templates.Dir)
-		}
-		if c.Intake.SpoolDir != "" && !filepath.IsAbs(c.Intake.SpoolDir) {
-			c.Intake.SpoolDir = filepath.Join(dir, c.Intake.SpoolDir)
+		for _, p := range []*string{&c.Database.Path, &c.Templates.Dir, &c.Intake.SpoolDir} {
+			if *p != "" && !filepath.IsAbs(*p) {
+				*p = filepath.Join(dir, *p)
+			}
 		}
 	}
 	return c, c.Validate()
