@@ -105,7 +105,7 @@ func (c *chunk) load(p *Processor, ins []Inbound) error {
 		if pr == nil {
 			continue // too large: asked per message
 		}
-		sums = append(sums, hexSum(pr.sum))
+		sums = append(sums, hexSum(in.sum))
 		if pr.msg == nil {
 			continue
 		}

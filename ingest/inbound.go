@@ -22,7 +22,7 @@ type Inbound struct {
 
 	oversize bool       // its literal went past max_message_size: only Header was kept
 	spooled  *spoolFile // the message, when above spoolAbove
-	sum      [32]byte   // its SHA-256, taken as it was spooled
+	sum      [32]byte   // its SHA-256: taken as it was spooled, else by Prepare
 	prep     *prepared  // what Prepare worked out; nil until then
 }
 
@@ -52,7 +52,6 @@ func (in *Inbound) release() {
 // parse and the DKIM verification. Prepare runs it outside the transaction,
 // for many messages at once.
 type prepared struct {
-	sum   [32]byte
 	msg   *parse.Message
 	err   error        // the parse error: the message is quarantined
 	ioErr error        // the spool failed: the message stays in the inbox (dropUnspooled)
@@ -69,10 +68,8 @@ func (p *Processor) Prepare(in *Inbound) {
 	}
 	p.parseInto(in)
 	pr := in.prep
-	if in.spooled != nil {
-		pr.sum = in.sum
-	} else {
-		pr.sum = sha256.Sum256(in.Raw)
+	if in.spooled == nil {
+		in.sum = sha256.Sum256(in.Raw)
 	}
 	if pr.err == nil && pr.ioErr == nil && p.cfg.Intake.VerifyDKIM {
 		// A spool file that cannot be read is intake's failure, not a

@@ -121,7 +121,7 @@ func (p *Processor) process(c *chunk, in Inbound) (Processed, error) {
 	if pr.ioErr != nil {
 		return Processed{}, fmt.Errorf("intake of uid %d: %w", in.UID, pr.ioErr)
 	}
-	m.SHA256 = hexSum(pr.sum)
+	m.SHA256 = hexSum(in.sum)
 	if dup, err := copyOf(c, m); err != nil {
 		return Processed{}, err
 	} else if dup {
