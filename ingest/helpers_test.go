@@ -244,7 +244,13 @@ func referral(from, subject, body string, headers ...string) []byte {
 // runDaemon runs an intake daemon until the test ends.
 func runDaemon(t *testing.T, cfg *configs.Config, st *store.Store, log *logBuffer) *Daemon {
 	t.Helper()
-	d := NewDaemon(cfg, st, NewProcessor(cfg), testLogger(log))
+	return runDaemonWith(t, cfg, st, NewProcessor(cfg), log)
+}
+
+// runDaemonWith is runDaemon with a processor of the test's own.
+func runDaemonWith(t *testing.T, cfg *configs.Config, st *store.Store, p *Processor, log *logBuffer) *Daemon {
+	t.Helper()
+	d := NewDaemon(cfg, st, p, testLogger(log))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.Run(ctx); close(done) }()

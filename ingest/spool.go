@@ -41,6 +41,9 @@ type spool struct {
 	ready   bool         // made and checked
 	created atomic.Int64 // files created (tests)
 	open    atomic.Int64 // files created and not yet closed (tests: none leaks)
+	// failAt, when not 0, makes that create (counting from 1) fail, as a
+	// full disk would (tests).
+	failAt atomic.Int64
 }
 
 // SpoolDir is where a config puts its spool files.
@@ -102,6 +105,10 @@ func (s *spool) clean() error {
 func (s *spool) create() (*spoolFile, error) {
 	if err := s.prepare(); err != nil {
 		return nil, err
+	}
+	if n := s.failAt.Load(); n > 0 && s.created.Load()+1 == n {
+		s.failAt.Store(0)
+		return nil, &spoolError{errors.New("spool: no space left on device (test)")}
 	}
 	f, err := os.CreateTemp(s.dir, spoolPrefix+"*") // mode 0600
 	if err != nil {

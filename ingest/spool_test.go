@@ -204,6 +204,39 @@ func TestSpoolFailureKeepsMailInInbox(t *testing.T) {
 	}
 }
 
+// TestAttachmentSpoolFailureKeepsMailInInbox: a large message is spooled,
+// but its attachment cannot be (the spool fills up in between): that
+// message alone stays in the inbox (dropUnspooled), the rest of the chunk
+// is committed at once (the chunk's transaction does not fail), and once
+// the spool works again it is taken in.
+func TestAttachmentSpoolFailureKeepsMailInInbox(t *testing.T) {
+	m := startMem(t, rev2)
+	cfg := testConfig(t, m.addr)
+	cfg.Intake.MaxMessageSize = 25 << 20
+	st := openStore(t, cfg)
+	m.appendMsg(t, "INBOX", bigReferral("Large referral", 1200<<10))
+	for i := range 3 {
+		m.appendMsg(t, "INBOX", referral(maria, fmt.Sprintf("Referral %d", i), fmt.Sprintf("Client name: Client %c\nPhone: 555-016-31%02d\nZIP: 60601\nConsent: yes\n", 'A'+i, i)))
+	}
+	p := NewProcessor(cfg)
+	p.spool.failAt.Store(2) // the message's own file is made, its attachment's is not
+	log := &logBuffer{}
+	runDaemonWith(t, cfg, st, p, log)
+	eventually(t, 10*time.Second, "the small messages were not taken in", func() bool { return m.Count(t, "Processed") == 3 })
+	if !strings.Contains(log.String(), "could not be spooled") {
+		t.Errorf("no spool error logged:\n%s", log.String())
+	}
+	if n := countRows(t, st, "SELECT count(*) FROM messages"); n != 3 || m.Count(t, "INBOX") != 1 {
+		t.Fatalf("%d messages stored, %d in the inbox; want 3 and the large one left", n, m.Count(t, "INBOX"))
+	}
+	m.appendMsg(t, "INBOX", referral(maria, "Wake up", "Client name: Client D\nPhone: 555-016-3199\nZIP: 60601\nConsent: yes\n"))
+	eventually(t, 20*time.Second, "not taken in once the spool worked", func() bool { return m.Count(t, "Processed") == 5 })
+	if n := countRows(t, st, "SELECT count(*) FROM attachments"); n != 1 {
+		t.Errorf("%d attachments stored, want the large message's", n)
+	}
+	eventually(t, 5*time.Second, "spool files never closed", func() bool { return p.spool.open.Load() == 0 })
+}
+
 // TestSpoolCleanedAtStart: what a crash left in the spool goes when the
 // daemon starts; other files stay.
 func TestSpoolCleanedAtStart(t *testing.T) {
