@@ -76,6 +76,41 @@ func benchReferral(i int) []byte {
 	return []byte(b.String())
 }
 
+// maildirFile is a message as Dovecot stores it in a Maildir (what
+// TestMaildirFileAsDovecotStores checks against Dovecot's own APPEND): lines
+// ending in LF, and the file name's size fields, S= the file's size and W=
+// the size with CRLF line ends, which IMAP's RFC822.SIZE reports. Without
+// W= (this benchmark's files before 2026-11-28) Dovecot reads every file
+// to count its lines when asked for its size.
+func maildirFile(raw []byte) (file []byte, sizes string) {
+	file = bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n"))
+	return file, fmt.Sprintf(",S=%d,W=%d", len(file), len(file)+bytes.Count(file, []byte("\n")))
+}
+
+// TestMaildirFileAsDovecotStores checks the benchmark's mailbox against
+// Dovecot's own: a referral appended over IMAP is stored in the same bytes,
+// with the same size fields in its file name, as maildirFile makes them.
+func TestMaildirFileAsDovecotStores(t *testing.T) {
+	srv := dovecottest.Start(t)
+	raw := benchReferral(7)
+	appendAll(t, srv.Dial(t), raw)
+	names, err := filepath.Glob(filepath.Join(srv.Dir, "home", "Maildir", "new", "*"))
+	if err != nil || len(names) != 1 {
+		t.Fatalf("Dovecot stored %d files (%v), want 1", len(names), err)
+	}
+	stored, err := os.ReadFile(names[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, sizes := maildirFile(raw)
+	if !bytes.Equal(stored, file) {
+		t.Errorf("Dovecot stored %d bytes, maildirFile makes %d: not the same", len(stored), len(file))
+	}
+	if !strings.HasSuffix(names[0], sizes) {
+		t.Errorf("Dovecot named the file %s, maildirFile's sizes are %s", filepath.Base(names[0]), sizes)
+	}
+}
+
 // fillMailbox delivers n referrals into the server's Maildir the way a
 // local delivery agent does (a file in new/, owned by the mail user), which
 // is much faster than n APPENDs; Dovecot indexes them on the next SELECT.
@@ -92,17 +127,17 @@ func fillMailbox(tb testing.TB, srv *dovecottest.Server, n int) {
 	st := fi.Sys().(*syscall.Stat_t)
 	// File names as dovecot-lda makes them (maildir_filename_generate:
 	// seconds, microseconds, the delivering process, the host; then the
-	// size): twenty deliveries a second, each by its own process. Names
+	// sizes): twenty deliveries a second, each by its own process. Names
 	// derived from i alone (an earlier version of this benchmark) collide
 	// in Dovecot's file-name hash (10,000 names on 1,002 values, 5,400 on
 	// one), which makes every mailbox sync of Dovecot quadratic; no mail
 	// server delivers names like that.
 	rnd := rand.New(rand.NewPCG(1, 2))
 	for i := 0; i < n; i++ {
-		raw := benchReferral(i)
-		name := fmt.Sprintf("%d.M%dP%d.mx.eastside.example,S=%d", 1790000000+i/20, rnd.IntN(1000000), 2000+rnd.IntN(60000), len(raw))
+		file, sizes := maildirFile(benchReferral(i))
+		name := fmt.Sprintf("%d.M%dP%d.mx.eastside.example%s", 1790000000+i/20, rnd.IntN(1000000), 2000+rnd.IntN(60000), sizes)
 		tmp := filepath.Join(md, "tmp", name)
-		if err := os.WriteFile(tmp, raw, 0o600); err != nil {
+		if err := os.WriteFile(tmp, file, 0o600); err != nil {
 			tb.Fatal(err)
 		}
 		if err := os.Chown(tmp, int(st.Uid), int(st.Gid)); err != nil {
