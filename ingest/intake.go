@@ -335,7 +335,7 @@ func (p *Processor) applyResult(c *chunk, m *store.Message, msg *parse.Message, 
 		return item, 0, err
 	}
 	item.Ref = r.Ref()
-	err := tx.AddEvent(&store.Event{ReferralID: r.ID, By: "refdesk", Kind: "created", ToStatus: r.Status,
+	err := tx.AddEvent(&store.Event{ReferralID: r.ID, At: r.CreatedAt, By: "refdesk", Kind: "created", ToStatus: r.Status,
 		MessageID: &m.ID, Note: eventNote(rr)})
 	return item, r.ID, err
 }

@@ -135,7 +135,10 @@ func TestMigration3BackfillsTimesOfExistingReferrals(t *testing.T) {
 	if err := s.migrateWith(ctx, all[:1]); err != nil { // a database of refdesk before outcomes
 		t.Fatal(err)
 	}
-	if err := s.prepareOnly(ctx, "message_insert", "referral_insert", "event_insert", "outbox_insert", "outbox_sent"); err != nil {
+	if err := s.prepareOnly(ctx, "message_insert", "event_insert", "outbox_insert", "outbox_sent"); err != nil {
+		t.Fatal(err)
+	}
+	if s.stmts["referral_insert"], err = s.db.PreparexContext(ctx, referralInsertBefore6); err != nil {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 10, 5, 15, 0, 0, 0, time.UTC)
@@ -167,6 +170,14 @@ func TestMigration3BackfillsTimesOfExistingReferrals(t *testing.T) {
 		t.Errorf("backfilled times: accepted %v, replied %v, enrolled %v", f.AcceptedAt, f.RepliedAt, f.EnrolledAt)
 	}
 }
+
+// referralInsertBefore6 is referral_insert for schemas before migration 6
+// (no created_status), taking the same arguments.
+const referralInsertBefore6 = `
+INSERT INTO referrals (partner_id, message_id, source, decision, status, rule_id, service_id, reason, missing,
+                       client_name, name_key, client_phone, client_email, date_of_birth, partner_case_id,
+                       share_outcomes, referrer_addr, fields, extra, notes, received_at, created_at, updated_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?22)`
 
 // prepareOnly prepares the named queries only (tests of old schemas, where
 // the newer queries do not prepare).
@@ -261,5 +272,92 @@ func TestMigration5MovesRawMessagesAndAttachmentsIntoChunks(t *testing.T) {
 		if _, err := s2.DB().Exec(q); err == nil {
 			t.Errorf("%s: the column is still there", q)
 		}
+	}
+}
+
+// TestFirstTimesMatchTheHistory checks referral_facts' first times (since
+// migration 6, a referral created accepted or waitlisted takes them from its
+// own row) against the history itself, computed as migration 3 backfilled
+// them: the first event into each set of statuses, the first reply sent.
+func TestFirstTimesMatchTheHistory(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	at := time.Date(2026, 10, 5, 15, 0, 0, 0, time.UTC)
+	s.Now = func() time.Time { at = at.Add(time.Minute); return at }
+	move := func(r *Referral, to ...string) {
+		for _, st := range to {
+			if _, err := s.UpdateStatus(ctx, r.ID, Change{To: st, By: "coach", Reason: "test", Force: true}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var uid uint32
+	add := func(status string) *Referral {
+		uid++
+		return addReferral(t, s, uid, status, func(r *Referral) { r.ClientPhone = fmt.Sprint(5550100 + uid) })
+	}
+	move(add(StatusAccepted))
+	move(add(StatusAccepted), StatusScheduled, StatusEnrolled, StatusCompleted)
+	move(add(StatusWaitlisted))
+	move(add(StatusWaitlisted), StatusAccepted, StatusWaitlisted, StatusScheduled)
+	move(add(StatusNeedsInfo), StatusAccepted, StatusScheduled, StatusNoShow)
+	move(add(StatusNeedsInfo), StatusWaitlisted, StatusScheduled, StatusEnrolled)
+	move(add(StatusNeedsInfo))
+	move(add(StatusRedirected), StatusAccepted)
+	move(add(StatusAccepted), StatusClientDeclined)
+	replied := add(StatusAccepted)
+	err := s.InTx(ctx, func(tx *Tx) error {
+		_, err := tx.Enqueue(&OutMsg{Kind: "accepted", MessageID: "r@x", To: "cw@x", InboundID: &replied.MessageID})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkSent(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+
+	type times struct {
+		ID         int64 `db:"id"`
+		Accepted   When  `db:"accepted_at"`
+		Waitlisted When  `db:"waitlisted_at"`
+		Enrolled   When  `db:"enrolled_at"`
+		Replied    When  `db:"replied_at"`
+	}
+	var got, want []times
+	if err := s.DB().Select(&got, "SELECT id, accepted_at, waitlisted_at, enrolled_at, replied_at FROM referral_facts ORDER BY id"); err != nil {
+		t.Fatal(err)
+	}
+	err = s.DB().Select(&want, `
+		SELECT r.id,
+		       (SELECT min(e.at) FROM events e WHERE e.referral_id = r.id
+		           AND e.to_status IN ('accepted', 'scheduled', 'no-show', 'enrolled', 'completed', 'disengaged')) AS accepted_at,
+		       (SELECT min(e.at) FROM events e WHERE e.referral_id = r.id AND e.to_status = 'waitlisted') AS waitlisted_at,
+		       (SELECT min(e.at) FROM events e WHERE e.referral_id = r.id
+		           AND e.to_status IN ('enrolled', 'completed', 'disengaged')) AS enrolled_at,
+		       (SELECT min(o.sent_at) FROM outbox o WHERE o.inbound_id = r.message_id AND o.sent_at IS NOT NULL) AS replied_at
+		FROM referrals r ORDER BY r.id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != int(uid) || len(want) != int(uid) {
+		t.Fatalf("%d referrals in referral_facts, %d in the history, want %d", len(got), len(want), uid)
+	}
+	for i := range want {
+		w, g := want[i], got[i]
+		if !g.Accepted.Equal(w.Accepted.Time) || !g.Waitlisted.Equal(w.Waitlisted.Time) ||
+			!g.Enrolled.Equal(w.Enrolled.Time) || !g.Replied.Equal(w.Replied.Time) {
+			t.Errorf("%s: referral_facts gives %+v, the history %+v", FormatRef(w.ID), g, w)
+		}
+	}
+	var rows int
+	if err := s.DB().Get(&rows, "SELECT count(*) FROM referral_times"); err != nil {
+		t.Fatal(err)
+	}
+	// Rows only for the referrals with a first time after their creation
+	// (the second, fourth, fifth, sixth and eighth) or a reply sent (the
+	// tenth).
+	if rows != 6 {
+		t.Errorf("%d referral_times rows, want 6: a referral created accepted or waitlisted needs none", rows)
 	}
 }

@@ -52,10 +52,10 @@ WHERE id = (SELECT message_id FROM referrals WHERE referrals.id = ?)
 ORDER BY id;
 
 -- name: referral_insert
-INSERT INTO referrals (partner_id, message_id, source, decision, status, rule_id, service_id, reason, missing,
-                       client_name, name_key, client_phone, client_email, date_of_birth, partner_case_id,
+INSERT INTO referrals (partner_id, message_id, source, decision, status, created_status, rule_id, service_id, reason,
+                       missing, client_name, name_key, client_phone, client_email, date_of_birth, partner_case_id,
                        share_outcomes, referrer_addr, fields, extra, notes, received_at, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?22);
 
 -- name: referral_get
 SELECT * FROM referrals WHERE id = ?;

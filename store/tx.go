@@ -110,10 +110,11 @@ func (t *Tx) MessageBySHA(sum string) (*Message, error) {
 func (t *Tx) InsertReferral(r *Referral) error {
 	now := t.Now()
 	r.CreatedAt, r.UpdatedAt = now, now
+	r.CreatedStatus = r.Status
 	res, err := t.q("referral_insert").ExecContext(t.wctx, r.PartnerID, r.MessageID, r.Source, r.Decision, r.Status,
 		r.RuleID, r.ServiceID, r.Reason, r.Missing, r.ClientName, r.NameKey, r.ClientPhone, r.ClientEmail,
 		r.DateOfBirth, r.PartnerCaseID, r.ShareOutcomes, r.ReferrerAddr, r.Fields, r.Extra, r.Notes,
-		r.ReceivedAt.UTC(), now, now)
+		r.ReceivedAt.UTC(), now)
 	if err == nil {
 		r.ID, err = res.LastInsertId()
 	}

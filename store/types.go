@@ -61,6 +61,7 @@ type Referral struct {
 	Source         string     `db:"source"`
 	Decision       string     `db:"decision"`
 	Status         string     `db:"status"`
+	CreatedStatus  string     `db:"created_status"` // the status it was created in ('' if created before migration 6)
 	RuleID         string     `db:"rule_id"`
 	ServiceID      string     `db:"service_id"`
 	Reason         string     `db:"reason"`
