@@ -176,7 +176,7 @@ func (s *Store) checkpointer() {
 }
 
 // ckptEvery is how many commits the checkpointer lets gather (for intake,
-// a thousand messages).
+// five chunks of imap.batch_size messages: 2,500 by default).
 const ckptEvery = 5
 
 // committed counts a commit and wakes the checkpointer.
