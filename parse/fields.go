@@ -1,9 +1,9 @@
 package parse
 
 import (
-	"strings"
 	"sync"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Field is one canonical referral field and the labels caseworkers write for
@@ -130,16 +130,23 @@ var headerLabels = map[string]bool{
 // labelKey is the matching key of a label: lower-cased, every character that
 // is not a letter or digit removed ("E-mail" and "email" are one key).
 func labelKey(label string) string {
-	if b, ok := appendASCIIKey(nil, label); ok {
-		return string(b)
+	var buf [64]byte
+	return string(appendLabelKey(buf[:0], label))
+}
+
+// appendLabelKey appends the labelKey of label to dst. A caller that only
+// looks the key up (m[string(key)]) makes no string of it: the parser
+// does that for nearly every line and value.
+func appendLabelKey(dst []byte, label string) []byte {
+	if b, ok := appendASCIIKey(dst, label); ok {
+		return b
 	}
-	var b strings.Builder
 	for _, r := range foldAccents(label) {
 		if unicode.IsLetter(r) || unicode.IsDigit(r) {
-			b.WriteRune(unicode.ToLower(r))
+			dst = utf8.AppendRune(dst, unicode.ToLower(r))
 		}
 	}
-	return b.String()
+	return dst
 }
 
 // appendASCIIKey appends the labelKey of an ASCII label to dst; ok is false
@@ -207,19 +214,11 @@ func (a *Aliases) Field(label string) (name string, ok bool) {
 		return "", false
 	}
 	var buf [64]byte
-	if b, ascii := appendASCIIKey(buf[:0], label); ascii {
-		// Looked up without making a string of the key.
-		if name, ok = a.extra[string(b)]; ok {
-			return name, ok
-		}
-		name, ok = baseAliases()[string(b)]
+	k := appendLabelKey(buf[:0], label)
+	if name, ok = a.extra[string(k)]; ok {
 		return name, ok
 	}
-	k := labelKey(label)
-	if name, ok = a.extra[k]; ok {
-		return name, ok
-	}
-	name, ok = baseAliases()[k]
+	name, ok = baseAliases()[string(k)]
 	return name, ok
 }
 

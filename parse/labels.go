@@ -115,10 +115,11 @@ func sectionHeading(raw string, ll labelLine, isLabel bool) (string, bool) {
 	default:
 		return "", false
 	}
-	switch key := labelKey(text); {
-	case referrerSections[key]:
+	var buf [64]byte
+	switch key := appendLabelKey(buf[:0], text); {
+	case referrerSections[string(key)]:
 		return sectionReferrer, true
-	case clientSections[key]:
+	case clientSections[string(key)]:
 		return sectionClient, true
 	}
 	return "", false
@@ -212,10 +213,11 @@ func (p *textParser) finish(v *pendingValue) {
 	if v == nil {
 		return
 	}
-	key := labelKey(v.label)
+	var buf [64]byte
+	key := appendLabelKey(buf[:0], v.label)
 	raw := v.String()
 	if v.field == "" {
-		if part, ok := labelParts[key]; ok && p.section != sectionReferrer {
+		if part, ok := labelParts[string(key)]; ok && p.section != sectionReferrer {
 			val, note := Normalize(v.label, raw, p.opt)
 			p.note(note)
 			if val != "" && p.parts[part] == "" {
@@ -223,7 +225,7 @@ func (p *textParser) finish(v *pendingValue) {
 			}
 			return
 		}
-		if headerLabels[key] {
+		if headerLabels[string(key)] {
 			return // a quoted or forwarded mail header, not referral data
 		}
 		val, note := Normalize(v.label, raw, p.opt)
@@ -242,7 +244,7 @@ func (p *textParser) finish(v *pendingValue) {
 		if _, dup := p.c.Extra[name]; !dup {
 			p.c.Extra[name] = val
 		}
-		if addressKeys[key] && p.address == "" && p.section != sectionReferrer {
+		if addressKeys[string(key)] && p.address == "" && p.section != sectionReferrer {
 			p.address = val
 		}
 		return
@@ -463,10 +465,7 @@ func validLabel(label string) bool {
 		return false
 	}
 	var buf [64]byte
-	if b, ascii := appendASCIIKey(buf[:0], label); ascii {
-		return len(b) > 0
-	}
-	return labelKey(label) != ""
+	return len(appendLabelKey(buf[:0], label)) > 0
 }
 
 // countFields is len(strings.Fields(s)), without making the slice.

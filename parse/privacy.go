@@ -32,7 +32,9 @@ func (k sensitive) note(where string) string {
 // Security #", "SS#") or an account number ("Acct", "Routing number",
 // "Card number", "Bank account").
 func sensitiveLabel(label string) sensitive {
-	if k := labelKey(label); !strings.Contains(k, "ss") && !strings.Contains(k, "soc") && !strings.Contains(k, "acc") &&
+	var buf [64]byte
+	// A key that stays here and is at most 32 bytes is made on the stack.
+	if k := string(appendLabelKey(buf[:0], label)); !strings.Contains(k, "ss") && !strings.Contains(k, "soc") && !strings.Contains(k, "acc") &&
 		!strings.Contains(k, "acct") && !strings.Contains(k, "iban") && !strings.Contains(k, "rout") &&
 		!strings.Contains(k, "aba") && !strings.Contains(k, "card") && !strings.Contains(k, "tin") &&
 		!strings.Contains(k, "sin") && !strings.Contains(k, "bank") && !strings.Contains(k, "taxpayer") {
