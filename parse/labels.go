@@ -31,34 +31,41 @@ type pendingValue struct {
 	indent int
 	free   bool // free text: continues on any non-label line
 	value  string
-	joined *strings.Builder // the value once a second line is added to it
+	joined bool   // a second line was added: the value is in buf
+	buf    []byte // kept from value to value (see start)
+}
+
+// start makes p a new value of label, keeping only its buffer: a text
+// parser reads one value at a time, into the same pendingValue.
+func (p *pendingValue) start(label string, indent int) *pendingValue {
+	*p = pendingValue{label: label, indent: indent, buf: p.buf[:0]}
+	return p
 }
 
 func (p *pendingValue) add(s string, bullet bool) {
 	s = cleanValue(s)
 	switch {
 	case s == "":
-	case p.value == "" && p.joined == nil:
+	case p.value == "" && !p.joined:
 		p.value = s // most values are one line: no copy
 	default:
-		if p.joined == nil {
-			p.joined = &strings.Builder{}
-			p.joined.Grow(len(p.value) + 2 + len(s))
-			p.joined.WriteString(p.value)
+		if !p.joined {
+			p.joined = true
+			p.buf = append(p.buf[:0], p.value...)
 		}
 		if bullet {
-			p.joined.WriteString("; ")
+			p.buf = append(p.buf, "; "...)
 		} else {
-			p.joined.WriteByte(' ')
+			p.buf = append(p.buf, ' ')
 		}
-		p.joined.WriteString(s)
+		p.buf = append(p.buf, s...)
 	}
 }
 
 // String is the value so far.
 func (p *pendingValue) String() string {
-	if p.joined != nil {
-		return p.joined.String()
+	if p.joined {
+		return string(p.buf)
 	}
 	return p.value
 }
@@ -70,7 +77,8 @@ type textParser struct {
 	c       Candidate
 	parts   map[string]string // first_name, last_name, contact
 	address string
-	section string // "", sectionClient or sectionReferrer
+	section string       // "", sectionClient or sectionReferrer
+	pending pendingValue // the value parseLines is reading (its cur)
 }
 
 const (
@@ -193,7 +201,7 @@ func parseLines(lines []string, opt Options, aliases *Aliases) Candidate {
 		if !isLabel {
 			continue
 		}
-		cur = &pendingValue{label: ll.label, indent: indent}
+		cur = p.pending.start(ll.label, indent)
 		if f, ok := aliases.Field(ll.label); ok {
 			if p.section == sectionReferrer {
 				f, cur.label = referrerField(f, ll.label)
