@@ -158,8 +158,21 @@ type headerField struct{ key, value string }
 func readHeader(br *bufio.Reader, limit int) (fields []headerField, rest []byte, problems []string, err error) {
 	size := 0
 	first := true
-	lead := 0      // blank lines before the header
-	var buf []byte // the line read: each field's strings are copied out of it
+	lead := 0 // blank lines before the header
+	// Both buffers start on the stack and go to the heap only for a longer
+	// line or value.
+	var lineBuf [256]byte
+	buf := lineBuf[:0] // the line read: each field's strings are copied out of it
+	// The last field's value, which folded lines may still continue, is
+	// made a string once, when it is complete: when the next field starts
+	// or the header ends.
+	var valBuf [256]byte
+	val := valBuf[:0]
+	endLast := func() {
+		if len(fields) > 0 {
+			fields[len(fields)-1].value = string(val)
+		}
+	}
 	for {
 		line, rerr := readLine(br, limit-size, buf[:0])
 		buf = line
@@ -172,6 +185,7 @@ func readHeader(br *bufio.Reader, limit int) (fields []headerField, rest []byte,
 				return nil, nil, nil, fmt.Errorf("parse: read header: %w", rerr)
 			}
 			problems = append(problems, "the header ends early: "+shortErr(rerr))
+			endLast()
 			return fields, nil, problems, nil
 		}
 		trimmed := bytes.TrimRight(line, "\r\n")
@@ -189,11 +203,12 @@ func readHeader(br *bufio.Reader, limit int) (fields []headerField, rest []byte,
 				}
 				return nil, nil, nil, errors.New("parse: the message has no header")
 			}
+			endLast()
 			return fields, nil, problems, nil
 		case trimmed[0] == ' ' || trimmed[0] == '\t':
 			if len(fields) > 0 {
-				f := &fields[len(fields)-1]
-				f.value = f.value + " " + string(bytes.TrimSpace(trimmed))
+				val = append(val, ' ')
+				val = append(val, bytes.TrimSpace(trimmed)...)
 			}
 		default:
 			k, v, ok := splitField(trimmed)
@@ -204,20 +219,27 @@ func readHeader(br *bufio.Reader, limit int) (fields []headerField, rest []byte,
 				if headerLineNext(br) {
 					// A value wrapped without indentation: the header goes on.
 					problems = append(problems, "a malformed header line was joined to the field before it")
-					f := &fields[len(fields)-1]
-					f.value = f.value + " " + string(bytes.TrimSpace(trimmed))
+					val = append(val, ' ')
+					val = append(val, bytes.TrimSpace(trimmed)...)
 					break
 				}
 				problems = append(problems, "a malformed header line ends the header; the rest is read as body")
+				endLast()
 				return fields, bytes.Clone(line), problems, nil
 			}
-			fields = append(fields, headerField{k, v})
+			endLast()
+			if fields == nil {
+				fields = make([]headerField, 0, 16) // a usual header's fields, in one slice
+			}
+			fields = append(fields, headerField{key: fieldName(k)})
+			val = append(val[:0], v...)
 		}
 		first = false
 		if rerr == io.EOF {
 			if len(fields) == 0 {
 				return nil, nil, nil, errors.New("parse: the message has no header")
 			}
+			endLast()
 			return fields, nil, problems, nil
 		}
 	}
@@ -269,22 +291,48 @@ func readLine(br *bufio.Reader, max int, line []byte) ([]byte, error) {
 
 // splitField splits "Key: value"; the key must be printable US-ASCII
 // without spaces (RFC 5322 §2.2), though space before the colon is allowed.
-func splitField(line []byte) (string, string, bool) {
+// Both are slices of line.
+func splitField(line []byte) (key, value []byte, ok bool) {
 	i := bytes.IndexByte(line, ':')
 	if i <= 0 {
-		return "", "", false
+		return nil, nil, false
 	}
-	key := bytes.TrimRight(line[:i], " \t")
+	key = bytes.TrimRight(line[:i], " \t")
 	if len(key) == 0 {
-		return "", "", false
+		return nil, nil, false
 	}
 	for _, c := range key {
 		if c < 33 || c > 126 {
-			return "", "", false
+			return nil, nil, false
 		}
 	}
-	return string(key), string(bytes.TrimSpace(line[i+1:])), true
+	return key, bytes.TrimSpace(line[i+1:]), true
 }
+
+// fieldName is the field name key as a string: one of commonFieldNames
+// when it is written as they are, else a copy.
+func fieldName(key []byte) string {
+	if name, ok := commonFieldNames[string(key)]; ok {
+		return name
+	}
+	return string(key)
+}
+
+// commonFieldNames are the field names nearly every message has, written
+// as mail software writes them: a field named so takes its name from here
+// rather than a string of its own. Read-only.
+var commonFieldNames = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{"Return-Path", "Received", "Authentication-Results", "Received-SPF", "DKIM-Signature",
+		"ARC-Seal", "ARC-Message-Signature", "ARC-Authentication-Results", "Delivered-To", "From", "To", "Cc",
+		"Reply-To", "Sender", "Subject", "Date", "Message-ID", "Message-Id", "In-Reply-To", "References",
+		"MIME-Version", "Mime-Version", "Content-Type", "Content-Transfer-Encoding", "Content-Disposition",
+		"Content-Language", "Thread-Topic", "Thread-Index", "X-Mailer", "User-Agent", "Importance", "X-Priority",
+		"Precedence", "Auto-Submitted", "List-Id", "List-Unsubscribe", "X-Originating-IP"} {
+		m[k] = k
+	}
+	return m
+}()
 
 // headerOf builds a textproto.Header whose Get returns the topmost field.
 func headerOf(fields []headerField) textproto.Header {
