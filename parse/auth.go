@@ -48,7 +48,11 @@ func authResults(h textproto.Header, problems *[]string) []AuthResult {
 // quoted pairs), which authres does not understand and which may hold ";".
 // Quoted strings are kept as they are.
 func stripComments(s string) string {
+	if strings.IndexByte(s, '(') < 0 {
+		return s // no comment: every byte is kept
+	}
 	var b strings.Builder
+	b.Grow(len(s)) // a comment of n bytes becomes one space: never longer
 	depth, quoted := 0, false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
