@@ -178,9 +178,10 @@ func clip(s string) string {
 	return s
 }
 
-// foldSubject lower-cases a subject, folds accents and collapses spaces.
+// foldSubject lower-cases a subject, folds accents and collapses spaces
+// (collapseSpace: a subject without runs of space is not copied again).
 func foldSubject(s string) string {
-	return strings.Join(strings.Fields(strings.ToLower(foldAccents(s))), " ")
+	return collapseSpace(strings.ToLower(foldAccents(s)))
 }
 
 // Subject patterns, matched on the folded subject. They are anchored at the
