@@ -88,11 +88,35 @@ func isPlaceholder(s string) bool {
 		// no need to lower a whole paragraph of notes.
 		return false
 	}
-	switch strings.ToLower(t) {
-	case "", "n/a", "na", "n.a", "none", "unknown", "unk", "tbd", "-", "--", "---", "?", "not applicable", "not provided", "nil", "null":
-		return true
+	var buf [32]byte
+	if lower, ok := appendLowerASCII(buf[:0], t); ok {
+		return placeholders[string(lower)] // no string made of it
 	}
-	return false
+	return placeholders[strings.ToLower(t)]
+}
+
+// placeholders are the values isPlaceholder takes for "not given", in
+// lower case. Read-only.
+var placeholders = map[string]bool{"": true, "n/a": true, "na": true, "n.a": true, "none": true, "unknown": true,
+	"unk": true, "tbd": true, "-": true, "--": true, "---": true, "?": true, "not applicable": true,
+	"not provided": true, "nil": true, "null": true}
+
+// appendLowerASCII appends s lower-cased to dst, as strings.ToLower
+// would; ok is false (and nothing appended) when s is not all ASCII.
+func appendLowerASCII(dst []byte, s string) ([]byte, bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return dst, false
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst, true
 }
 
 var (
