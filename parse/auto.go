@@ -126,13 +126,16 @@ func machineSender(addr string) string {
 		}
 		local = local[:i]
 	}
-	letters := strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' {
-			return r
+	// The letters of local (strings.Map keeping a to z), in a stack
+	// buffer: the names below have at most 12.
+	var buf [16]byte
+	letters := buf[:0]
+	for i := 0; i < len(local); i++ {
+		if c := local[i]; c >= 'a' && c <= 'z' {
+			letters = append(letters, c)
 		}
-		return -1
-	}, local)
-	switch letters {
+	}
+	switch string(letters) {
 	case "mailerdaemon", "mailerdeamon":
 		return "mailer-daemon"
 	case "postmaster":
