@@ -178,7 +178,11 @@ func isAlnumByte(b byte) bool {
 }
 
 func digitsOnly(s string) string {
+	if isDigits(s) {
+		return s // a country code, or a number written without marks
+	}
 	var b strings.Builder
+	b.Grow(len(s)) // once, not byte by byte
 	for i := 0; i < len(s); i++ {
 		if s[i] >= '0' && s[i] <= '9' {
 			b.WriteByte(s[i])
