@@ -26,7 +26,9 @@ func seedBig(b *testing.B, st *store.Store, n int) {
 	span := end.Sub(start)
 	tx := st.DB().MustBegin()
 	msg, _ := tx.Prepare(`INSERT INTO messages (id, mailbox, uidvalidity, uid, sha256, received_at, processed_at, disposition) VALUES (?, 'INBOX', 1, ?, ?, ?, ?, 'referral')`)
-	ref, _ := tx.Prepare(`INSERT INTO referrals (id, partner_id, message_id, decision, status, client_name, name_key, client_phone, partner_case_id, share_outcomes, received_at, created_at, updated_at, first_contact_at, closed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	// created_status is the status a referral was created in, as
+	// store.InsertReferral writes it (migration 6): the created event's.
+	ref, _ := tx.Prepare(`INSERT INTO referrals (id, partner_id, message_id, decision, created_status, status, client_name, name_key, client_phone, partner_case_id, share_outcomes, received_at, created_at, updated_at, first_contact_at, closed_at) VALUES (?, ?, ?, ?, ?4, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	ev, _ := tx.Prepare(`INSERT INTO events (referral_id, at, by, kind, from_status, to_status) VALUES (?, ?, 'coach', ?, ?, ?)`)
 	out, _ := tx.Prepare(`INSERT INTO outbox (kind, message_id, inbound_id, referral_id, to_addr, status, next_attempt_at, created_at, sent_at) VALUES ('accepted', ?, ?, ?, 'cw@x', 'sent', ?, ?, ?)`)
 	oc, _ := tx.Prepare(`INSERT INTO outcomes (referral_id, kind, amount_cents, date, by, created_at) VALUES (?, 'savings-increased', 20000, ?, 'coach', ?)`)
