@@ -81,7 +81,9 @@ func benchReferral(i int) []byte {
 // ending in LF, and the file name's size fields, S= the file's size and W=
 // the size with CRLF line ends, which IMAP's RFC822.SIZE reports. Without
 // W= (this benchmark's files before 2026-11-28) Dovecot reads every file
-// to count its lines when asked for its size.
+// to count its lines when asked for its size. This is Dovecot's default
+// (dovecot-lda and IMAP APPEND save alike); with mail_save_crlf = yes the
+// file keeps CRLF, and compressed storage changes S=.
 func maildirFile(raw []byte) (file []byte, sizes string) {
 	file = bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n"))
 	return file, fmt.Sprintf(",S=%d,W=%d", len(file), len(file)+bytes.Count(file, []byte("\n")))

@@ -165,6 +165,11 @@ func TestFollowUpCompletesANeedsInfoReferral(t *testing.T) {
 	if got := strings.Join(kinds, " "); got != "created:>needs-info follow-up:> status:needs-info>accepted" {
 		t.Errorf("events = %s", got)
 	}
+	// Reports take the first times of the status a referral was created
+	// in from its row (migration 6): the created event's.
+	if len(ev) == 0 || !ev[0].At.Equal(rs[0].CreatedAt) || rs[0].CreatedStatus != store.StatusNeedsInfo {
+		t.Errorf("created as %q at %v, its created event at %v", rs[0].CreatedStatus, rs[0].CreatedAt, ev)
+	}
 	if reply := in.lastReply(); reply.InReplyTo == "" || !strings.Contains(reply.References, ask.MessageID) {
 		t.Errorf("the answer to a follow-up is not threaded: %+v", reply)
 	}

@@ -10,6 +10,16 @@
 
 ALTER TABLE referrals ADD COLUMN created_status TEXT NOT NULL DEFAULT '';
 
+-- A refdesk from before this migration may still be running when a newer
+-- one (any command) migrates the database: its inserts leave created_status
+-- out, and its 'created' events no longer reach referral_times. Such a
+-- referral takes its status as the status it was created in.
+CREATE TRIGGER referrals_created_status AFTER INSERT ON referrals
+WHEN NEW.created_status = ''
+BEGIN
+    UPDATE referrals SET created_status = NEW.status WHERE id = NEW.id;
+END;
+
 DROP TRIGGER events_first_times;
 CREATE TRIGGER events_first_times AFTER INSERT ON events
 WHEN NEW.kind <> 'created'
@@ -27,7 +37,8 @@ BEGIN
 END;
 
 -- A referral's history starts with its creation, so a time it had at
--- creation is its first: it comes before any in referral_times.
+-- creation is its first: with a clock that does not go back, it comes
+-- before any in referral_times.
 DROP VIEW referral_facts;
 CREATE VIEW referral_facts AS
 SELECT r.id, r.partner_id, r.message_id, r.decision, r.status, r.rule_id, r.service_id, r.reason, r.missing,
