@@ -415,26 +415,41 @@ var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': t
 func collapseSpace(s string) string {
 	prevSpace := true // at the start, a space would be leading
 	i := 0
+scan:
 	for i < len(s) {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if asciiSpace[c] {
-				if c != ' ' || prevSpace {
-					break
-				}
-				prevSpace = true
-			} else {
-				prevSpace = false
+		if i+8 <= len(s) {
+			// Eight bytes at once: printable ASCII and single spaces
+			// (spaces&(spaces>>8) marks a space followed by one).
+			x := word(s, i)
+			spaces := spaceBytes(x)
+			if controlOrHighBytes(x) == 0 && spaces&(spaces>>8) == 0 && !(prevSpace && spaces&0x80 != 0) {
+				prevSpace = spaces>>63 != 0
+				i += 8
+				continue
 			}
-			i++
-			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if unicode.IsSpace(r) {
-			break
+		// Byte by byte (or rune by rune) to the end of these eight.
+		for end := i + 8; i < end && i < len(s); {
+			c := s[i]
+			if c < utf8.RuneSelf {
+				if asciiSpace[c] {
+					if c != ' ' || prevSpace {
+						break scan
+					}
+					prevSpace = true
+				} else {
+					prevSpace = false
+				}
+				i++
+				continue
+			}
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if unicode.IsSpace(r) {
+				break scan
+			}
+			prevSpace = false
+			i += size
 		}
-		prevSpace = false
-		i += size
 	}
 	switch {
 	case i < len(s):

@@ -146,14 +146,7 @@ func maskText(text string) string {
 	return b.String()
 }
 
-func hasDigit(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if isDigit(s[i]) {
-			return true
-		}
-	}
-	return false
-}
+func hasDigit(s string) bool { return indexDigit(s) >= 0 }
 
 // maskDigits replaces digit runs that look like an SSN (123-45-6789,
 // 123 45 6789, 123456789) or a card or account number (12 to 19 digits in one
@@ -165,7 +158,16 @@ func maskDigits(s string, zip9 bool) (string, sensitive) {
 	var b strings.Builder
 	last := 0
 	for i := 0; i < len(s); {
-		if !isDigit(s[i]) || i > 0 && (isWordByte(s[i-1]) || s[i-1] == '+') {
+		if !isDigit(s[i]) {
+			// Most values and lines have no digit or few: skip to the
+			// next, a word at a time.
+			d := indexDigit(s[i:])
+			if d < 0 {
+				break
+			}
+			i += d
+		}
+		if i > 0 && (isWordByte(s[i-1]) || s[i-1] == '+') {
 			// A run glued to a word is not a number of its own; one after
 			// "+" is an international phone number (E.164), never an SSN
 			// or account number.
