@@ -188,8 +188,13 @@ func parseLines(lines []string, opt Options, aliases *Aliases) Candidate {
 			}
 			// "Client:" may still take its value from an indented next line.
 		}
+		// The field a label stands for, looked up once for both uses below.
+		var field string
+		known := false
+		if isLabel {
+			field, known = aliases.Field(ll.label)
+		}
 		if cur != nil {
-			_, known := aliases.Field(ll.label)
 			if indent > cur.indent && !(isLabel && known) || cur.free && !isLabel {
 				body, bullet := stripMarkers(raw)
 				cur.add(body, bullet)
@@ -202,7 +207,7 @@ func parseLines(lines []string, opt Options, aliases *Aliases) Candidate {
 			continue
 		}
 		cur = p.pending.start(ll.label, indent)
-		if f, ok := aliases.Field(ll.label); ok {
+		if f := field; known {
 			if p.section == sectionReferrer {
 				f, cur.label = referrerField(f, ll.label)
 			}
@@ -363,7 +368,7 @@ func stripMarkersAt(s string) (rest string, at int, bullet bool) {
 		case t == "":
 		default:
 			r, n := utf8.DecodeRuneInString(t)
-			if strings.ContainsRune("-*•·◦▪‣–—+»", r) && (n == len(t) || t[n] == ' ' || t[n] == '\t') {
+			if isBulletRune(r) && (n == len(t) || t[n] == ' ' || t[n] == '\t') {
 				i += n
 				bullet = true
 				continue
@@ -388,6 +393,16 @@ func stripMarkersAt(s string) (rest string, at int, bullet bool) {
 		break
 	}
 	return s[i:], i, bullet
+}
+
+// isBulletRune tells whether r is a list bullet: one of "-*•·◦▪‣–—+»" (a
+// switch, not strings.ContainsRune: stripMarkersAt asks for every line).
+func isBulletRune(r rune) bool {
+	switch r {
+	case '-', '*', '•', '·', '◦', '▪', '‣', '–', '—', '+', '»':
+		return true
+	}
+	return false
 }
 
 // numbering returns the length of a list number like "1." "12)" "a)".
@@ -443,7 +458,7 @@ func labelColon(s string) (int, int) {
 			}
 			return i, 1
 		}
-		if strings.HasPrefix(s[i:], "：") {
+		if s[i] == "："[0] && strings.HasPrefix(s[i:], "：") {
 			return i, len("：")
 		}
 	}

@@ -185,6 +185,9 @@ func nextIsQuote(lines []string) bool {
 // isHeaderLine tells whether a line is a mail header line such as "From:
 // ..." (also "*From:* ..." and "**From:**" as plain-text renderings of bold).
 func isHeaderLine(line, name string) bool {
+	if strings.IndexByte(line, ':') < 0 {
+		return false // the common case, cheaply: no colon, no header
+	}
 	l, _ := stripMarkers(strings.TrimSpace(line))
 	l = strings.TrimLeft(l, "*_ ")
 	if len(l) <= len(name) || !strings.EqualFold(l[:len(name)], name) {
@@ -269,7 +272,9 @@ func cleanSegment(lines []string) []string {
 			continue
 		case strings.TrimRight(raw, " \t") == "--":
 			return out // RFC 3676 §4.3 signature separator
-		case content && short && t != "" && !strings.ContainsAny(t, ":@0123456789") && mayBeValediction(t) && valedictRE.MatchString(t):
+		case content && short && t != "" && mayBeValediction(t) && !strings.ContainsAny(t, ":@0123456789") && valedictRE.MatchString(t):
+			// mayBeValediction first: it gives up after a few letters,
+			// and few lines pass it.
 			return out
 		}
 		if t != "" && !(short && strings.ContainsRune("hHdDgG", rune(t[0])) && greetingRE.MatchString(t)) {
