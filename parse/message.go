@@ -10,6 +10,7 @@ import (
 	"mime"
 	netmail "net/mail"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -423,22 +424,23 @@ func toUTF8(s string) string {
 	return out
 }
 
-var msgIDRE = regexp.MustCompile(`<([^<>\s]+)>`)
-
 // msgIDs returns the message IDs of a header value, without angle brackets
 // (RFC 5322 §3.6.4), tolerating IDs written without brackets.
 func msgIDs(v string) []string {
 	var ids []string
-	seen := map[string]bool{}
 	add := func(id string) {
 		id = strings.TrimSpace(id)
-		if id != "" && !seen[id] && len(ids) < maxIDs {
-			seen[id] = true
+		if id != "" && len(ids) < maxIDs && !slices.Contains(ids, id) {
 			ids = append(ids, id)
 		}
 	}
-	for _, m := range msgIDRE.FindAllStringSubmatch(v, -1) {
-		add(m[1])
+	for rest := v; ; {
+		id, after, ok := nextBracketedID(rest)
+		if !ok {
+			break
+		}
+		add(id)
+		rest = after
 	}
 	if len(ids) == 0 {
 		for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' }) {
@@ -448,6 +450,37 @@ func msgIDs(v string) []string {
 		}
 	}
 	return ids
+}
+
+// nextBracketedID finds the first "<id>" in s, the id one or more bytes
+// other than "<", ">" and white space, and returns the id and what follows
+// it: what the regexp <([^<>\s]+)> found (\s is [\t\n\f\r ] in Go's
+// regexp), by a byte loop, as every message's Message-ID is read.
+func nextBracketedID(s string) (id, rest string, ok bool) {
+	for {
+		i := strings.IndexByte(s, '<')
+		if i < 0 {
+			return "", "", false
+		}
+		j := i + 1
+		for j < len(s) && !isIDStop(s[j]) {
+			j++
+		}
+		if j < len(s) && s[j] == '>' && j > i+1 {
+			return s[i+1 : j], s[j+1:], true
+		}
+		s = s[j:] // the next try starts at the next "<", none before j
+	}
+}
+
+// isIDStop tells whether b ends a bracketed message ID: a bracket or
+// white space.
+func isIDStop(b byte) bool {
+	switch b {
+	case '<', '>', ' ', '\t', '\n', '\f', '\r':
+		return true
+	}
+	return false
 }
 
 func firstID(v string) string {
