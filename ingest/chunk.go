@@ -293,8 +293,8 @@ func (c *chunk) MessageBySHA(sum string) (*store.Message, error) {
 	return m, nil
 }
 
-func (c *chunk) InsertReferral(r *store.Referral) error {
-	if err := c.tx.InsertReferral(r); err != nil {
+func (c *chunk) CreateReferral(r *store.Referral, messageID *int64, note string) error {
+	if err := c.tx.CreateReferral(r, messageID, note); err != nil {
 		return err
 	}
 	c.noteClient(r.Keys())

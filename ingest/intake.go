@@ -331,13 +331,11 @@ func (p *Processor) applyResult(c *chunk, m *store.Message, msg *parse.Message, 
 		return item, d.ID, err
 	}
 	r := newReferral(m, msg, out.Partner.ID, rr)
-	if err := c.InsertReferral(r); err != nil {
+	if err := c.CreateReferral(r, &m.ID, eventNote(rr)); err != nil {
 		return item, 0, err
 	}
 	item.Ref = r.Ref()
-	err := tx.AddEvent(&store.Event{ReferralID: r.ID, At: r.CreatedAt, By: "refdesk", Kind: "created", ToStatus: r.Status,
-		MessageID: &m.ID, Note: eventNote(rr)})
-	return item, r.ID, err
+	return item, r.ID, nil
 }
 
 // applyFollowUp merges a follow-up into its referral and, for a needs-info

@@ -78,10 +78,7 @@ func (w *world) refer(partner string, p person, decision string, mod func(*store
 			return err
 		}
 		r.MessageID = m.ID
-		if err := tx.InsertReferral(r); err != nil {
-			return err
-		}
-		if err := tx.AddEvent(&store.Event{ReferralID: r.ID, By: "refdesk", Kind: "created", ToStatus: decision, MessageID: &m.ID}); err != nil {
+		if err := tx.CreateReferral(r, &m.ID, ""); err != nil {
 			return err
 		}
 		out = &store.OutMsg{Kind: decision, MessageID: store.NewMessageID("eastside.example"), To: m.FromAddr, InboundID: &m.ID, ReferralID: &r.ID}

@@ -43,10 +43,7 @@ func addReferral(t *testing.T, s *Store, uid uint32, status string, mod func(*Re
 			}
 		}
 		r.MessageID = m.ID
-		if err := tx.InsertReferral(r); err != nil {
-			return err
-		}
-		return tx.AddEvent(&Event{ReferralID: r.ID, At: r.CreatedAt, By: "refdesk", Kind: "created", ToStatus: status, MessageID: &m.ID})
+		return tx.CreateReferral(r, &m.ID, "")
 	})
 	if err != nil {
 		t.Fatal(err)

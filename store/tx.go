@@ -106,8 +106,21 @@ func (t *Tx) MessageBySHA(sum string) (*Message, error) {
 	return &m, nil
 }
 
-// InsertReferral stores a new referral and sets r.ID.
-func (t *Tx) InsertReferral(r *Referral) error {
+// CreateReferral stores a new referral, sets r.ID, and starts its history
+// with a 'created' event by refdesk, about inbound message messageID (nil
+// for none), at the referral's created_at: referral_facts takes the first
+// times of the status it was created in from that row (migration 6), so
+// the event and the row must tell the same time.
+func (t *Tx) CreateReferral(r *Referral, messageID *int64, note string) error {
+	if err := t.insertReferral(r); err != nil {
+		return err
+	}
+	return t.AddEvent(&Event{ReferralID: r.ID, At: r.CreatedAt, By: "refdesk", Kind: "created", ToStatus: r.Status,
+		MessageID: messageID, Note: note})
+}
+
+// insertReferral stores a new referral and sets r.ID.
+func (t *Tx) insertReferral(r *Referral) error {
 	now := t.Now()
 	r.CreatedAt, r.UpdatedAt = now, now
 	r.CreatedStatus = r.Status

@@ -130,10 +130,7 @@ func fill100k(b *testing.B, path string) {
 				r := &store.Referral{PartnerID: "northside-housing", MessageID: m.ID, Source: "body", Decision: s, Status: s,
 					ClientName: name, NameKey: strings.ToLower(name), ClientPhone: fmt.Sprintf("3125%06d", j), ReceivedAt: at,
 					Fields: store.Map{"client_name": name, "client_phone": fmt.Sprintf("3125%06d", j), "consent": "yes"}}
-				if err := tx.InsertReferral(r); err != nil {
-					return err
-				}
-				if err := tx.AddEvent(&store.Event{ReferralID: r.ID, At: at, By: "refdesk", Kind: "created", ToStatus: s, MessageID: &m.ID}); err != nil {
+				if err := tx.CreateReferral(r, &m.ID, ""); err != nil {
 					return err
 				}
 			}
