@@ -59,6 +59,13 @@ func (m *memServer) client(t *testing.T) *imapclient.Client {
 func (m *memServer) appendMsg(t *testing.T, mailbox string, raw []byte, flags ...imap.Flag) {
 	t.Helper()
 	c := m.client(t)
+	appendOne(t, c, mailbox, raw, flags...)
+	c.Close()
+}
+
+// appendOne appends raw to mailbox over c, with flags.
+func appendOne(t *testing.T, c *imapclient.Client, mailbox string, raw []byte, flags ...imap.Flag) {
+	t.Helper()
 	cmd := c.Append(mailbox, int64(len(raw)), &imap.AppendOptions{Flags: flags})
 	if _, err := cmd.Write(raw); err != nil {
 		t.Fatal(err)
@@ -69,7 +76,6 @@ func (m *memServer) appendMsg(t *testing.T, mailbox string, raw []byte, flags ..
 	if _, err := cmd.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	c.Close()
 }
 
 // flags returns the flags of every message in a mailbox.
@@ -281,11 +287,6 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 func appendAll(t *testing.T, c *imapclient.Client, msgs ...[]byte) {
 	t.Helper()
 	for _, raw := range msgs {
-		cmd := c.Append("INBOX", int64(len(raw)), nil)
-		cmd.Write(raw)
-		cmd.Close()
-		if _, err := cmd.Wait(); err != nil {
-			t.Fatal(err)
-		}
+		appendOne(t, c, "INBOX", raw)
 	}
 }

@@ -360,14 +360,7 @@ func TestIntakeOfAScatteredInbox(t *testing.T) {
 			flags = []imap.Flag{doneFlag}
 		}
 		raw := referral(maria, fmt.Sprint("Referral ", i), fmt.Sprintf("Client name: Client %d\nPhone: 555-%07d\nConsent: yes\n", i, i))
-		cmd := c.Append("INBOX", int64(len(raw)), &imap.AppendOptions{Flags: flags})
-		cmd.Write(raw)
-		if err := cmd.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := cmd.Wait(); err != nil {
-			t.Fatal(err)
-		}
+		appendOne(t, c, "INBOX", raw, flags...)
 	}
 	c.Close()
 	var fresh []imap.UID
