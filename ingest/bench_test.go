@@ -317,6 +317,7 @@ func startCPUProfile(tb testing.TB, path string) (stop func()) {
 // moved, and checks that every record exists.
 func runIntake(tb testing.TB, srv *dovecottest.Server, n int) intakeRun {
 	tb.Helper()
+	defer TuneGC()() // as serve runs it
 	cfg := benchConfig(tb, srv)
 	st, err := store.Open(context.Background(), cfg.Database.Path)
 	if err != nil {
@@ -408,6 +409,7 @@ func BenchmarkIntakeDovecot(b *testing.B) {
 // benchmark's referrals, in transactions of imap.batch_size (500), each
 // chunk through ProcessAll, as the daemon does.
 func BenchmarkProcess(b *testing.B) {
+	defer TuneGC()() // as serve runs it
 	cfg := benchConfig(b, &dovecottest.Server{Addr: "127.0.0.1:1", User: "u"})
 	st, err := store.Open(context.Background(), cfg.Database.Path)
 	if err != nil {

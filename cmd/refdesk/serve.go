@@ -57,6 +57,7 @@ const senderPoll = 5 * time.Second
 // runDaemon wires intake, the outbox sender and the report and digest
 // scheduler, and runs them until ctx ends.
 func runDaemon(ctx context.Context, cfg *configs.Config, st *store.Store, log *slog.Logger, onProcessed func(ingest.Processed)) error {
+	defer ingest.TuneGC()()
 	renderer, err := notify.NewRenderer(cfg)
 	if err != nil {
 		return err
