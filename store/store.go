@@ -101,8 +101,10 @@ func OpenWith(ctx context.Context, path string, opt Options) (*Store, error) {
 	}
 	// WAL for concurrent readers; a busy timeout instead of SQLITE_BUSY;
 	// IMMEDIATE write transactions so two writers queue instead of deadlock.
+	// _mutex=no: database/sql never uses one connection on two goroutines
+	// at once, so SQLite need not lock each connection on every call.
 	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=" + strconv.FormatInt(busy.Milliseconds(), 10) +
-		"&_foreign_keys=on&_synchronous=NORMAL"
+		"&_foreign_keys=on&_synchronous=NORMAL&_mutex=no"
 	db, err := sqlx.Open(driverName, dsn+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
