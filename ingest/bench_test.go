@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -324,7 +325,14 @@ func runIntake(tb testing.TB, srv *dovecottest.Server, n int) intakeRun {
 		tb.Fatal(err)
 	}
 	defer st.Close()
-	d := NewDaemon(cfg, st, NewProcessor(cfg), testLogger(nil))
+	// serve's log: every record at Info and above, one line a message
+	// (to a file here, as to journald's pipe or a file in production).
+	logFile, err := os.OpenFile(filepath.Join(tb.TempDir(), "serve.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer logFile.Close()
+	d := NewDaemon(cfg, st, NewProcessor(cfg), slog.New(slog.NewTextHandler(logFile, nil)))
 	var done atomic.Int64
 	finished := make(chan struct{})
 	d.OnProcessed = func(Processed) {
