@@ -29,8 +29,7 @@ func TestTuneGCSetsIntakesTarget(t *testing.T) {
 	})
 	t.Run("set by the environment", func(t *testing.T) {
 		t.Setenv("GOGC", "50")
-		debug.SetGCPercent(50) // what the runtime read from it at start
-		defer debug.SetGCPercent(100)
+		defer debug.SetGCPercent(debug.SetGCPercent(50)) // 50: what the runtime read from it at start
 		defer TuneGC()()
 		if got := gcPercent(); got != 50 {
 			t.Errorf("with GOGC=50 in the environment: %d, want it left at 50", got)
